@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 
@@ -11,7 +13,7 @@ def register(root: typer.Typer) -> None:
 
     @group.command("schemas")
     def schemas(
-        write: bool = typer.Option(False, "--write", help="Rewrite the checked-in files"),
+        write: Annotated[bool, typer.Option("--write", help="Rewrite the checked-in files")] = False,
     ) -> None:
         """Check (or with --write regenerate) protocol/asyncapi.yaml and protocol/schemas/."""
         from docbox_protocol import schemagen

@@ -53,29 +53,53 @@ TOPIC_SPECS: dict[Channel, TopicSpec] = {
     spec.channel: spec
     for spec in (
         TopicSpec(
-            Channel.STATUS, BoxStatus, 1, True, "edge",
+            Channel.STATUS,
+            BoxStatus,
+            1,
+            True,
+            "edge",
             "Birth (online, with the session counter) on connect; last will (offline) when the "
             "connection dies; an explicit offline on clean shutdown.",
         ),
         TopicSpec(
-            Channel.EVENTS, Event, 1, False, "edge",
+            Channel.EVENTS,
+            Event,
+            1,
+            False,
+            "edge",
             "Door, lock, command-result and alarm events from the durable outbox, in sequence "
             "order; redelivery is possible, the event id makes storage idempotent.",
         ),
         TopicSpec(
-            Channel.STATE, StateSnapshot, 1, True, "edge",
+            Channel.STATE,
+            StateSnapshot,
+            1,
+            True,
+            "edge",
             "Snapshot of all compartments, at birth and when the cloud asks (after a gap).",
         ),
         TopicSpec(
-            Channel.TELEMETRY, Telemetry, 0, False, "edge",
+            Channel.TELEMETRY,
+            Telemetry,
+            0,
+            False,
+            "edge",
             "Periodic health figures; a lost sample is simply replaced by the next.",
         ),
         TopicSpec(
-            Channel.COMMANDS, SignedCommand, 1, False, "cloud",
+            Channel.COMMANDS,
+            SignedCommand,
+            1,
+            False,
+            "cloud",
             "Ed25519-signed commands naming this box; the edge executes each id at most once.",
         ),
         TopicSpec(
-            Channel.REPLIES, CommandReply, 1, False, "edge",
+            Channel.REPLIES,
+            CommandReply,
+            1,
+            False,
+            "edge",
             "The edge's answer to each command (opened, jammed, done or rejected with a reason).",
         ),
     )

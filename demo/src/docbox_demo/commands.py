@@ -1,0 +1,65 @@
+"""``docbox demo``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``demo`` command to the docbox CLI."""
+
+    @root.command("demo")
+    def demo(
+        port: Annotated[int, typer.Option("--port", help="HTTP port of the cloud (0: any free)")] = 8000,
+        mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="MQTT port (0: any free)")] = 1883,
+        compartments: Annotated[int, typer.Option("--compartments", min=1, max=2000)] = 500,
+        data_dir: Annotated[
+            Path | None,
+            typer.Option("--data-dir", help="Keep the demo's databases here (default: a temp folder)"),
+        ] = None,
+        applicant_interval: Annotated[
+            float,
+            typer.Option("--applicant-interval", min=0.05, help="Mean seconds between simulated pickups"),
+        ] = 6.0,
+        seed: Annotated[int | None, typer.Option("--seed", help="Seed for the simulated people")] = None,
+    ) -> None:
+        """Run the whole system on this machine: embedded MQTT broker, cloud on SQLite, a simulated
+        box with simulated people. Prints its URLs; Ctrl-C stops it."""
+        import asyncio
+
+        from docbox_demo.demo import DemoInfo, DemoOptions, run_demo
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+        def ready(info: DemoInfo) -> None:
+            host_port = info.broker_url.removeprefix("mqtt://")
+            host, mqtt = host_port.rsplit(":", 1)
+            typer.echo(
+                "\n"
+                f"docbox demo is running (data in {info.data_dir})\n"
+                f"  cloud API    {info.api_url}   (OpenAPI: {info.api_url}/docs)\n"
+                f"  MQTT broker  {info.broker_url}\n"
+                f"  API token    {info.api_token}\n"
+                f"  box          {info.box_id}\n"
+                f"  watch it:    mosquitto_sub -h {host} -p {mqtt} -t 'docbox/#' -v\n"
+                f"  open one:    curl -X POST -H 'Authorization: Bearer {info.api_token}' "
+                f"{info.api_url}/api/v1/boxes/{info.box_id}/compartments/7/open\n"
+                "Ctrl-C stops it.\n",
+            )
+
+        options = DemoOptions(
+            http_port=port,
+            mqtt_port=mqtt_port,
+            compartments=compartments,
+            data_dir=data_dir,
+            applicant_interval_s=applicant_interval,
+            seed=seed,
+        )
+        try:
+            asyncio.run(run_demo(options, ready))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            typer.echo("docbox demo stopped")
