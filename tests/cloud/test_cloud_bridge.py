@@ -238,7 +238,7 @@ async def test_open_compartment_resolves_when_the_edge_confirms(
     assert reply.outcome is CommandOutcome.OPENED
     assert [c.body for c in edge.commands] == [edge.commands[0].body]
     assert edge.commands[0].id == reply.command_id
-    assert edge.commands[0].body.model_dump() == {"action": "unlock", "compartment": 2}
+    assert edge.commands[0].body.model_dump(exclude_none=True) == {"action": "unlock", "compartment": 2}
     async with transaction(sqlite_sessions) as session:
         row = await session.get(Command, reply.command_id)
     assert row is not None

@@ -95,7 +95,7 @@ async def store_event(
         await _record_outcome(
             session, data.command_id, event.box_id, data.outcome, data.reason, data.detail, now
         )
-    else:
+    elif isinstance(data, DoorOpened | DoorClosed | LockPulsed | AlarmRaised):
         compartment = await _compartment(session, event.box_id, data.compartment)
         if compartment is None:
             unknown_compartment = True

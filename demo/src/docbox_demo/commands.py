@@ -27,8 +27,11 @@ def register(root: typer.Typer) -> None:
         ] = 6.0,
         seed: Annotated[int | None, typer.Option("--seed", help="Seed for the simulated people")] = None,
     ) -> None:
-        """Run the whole system on this machine: embedded MQTT broker, cloud on SQLite, a simulated
-        box with simulated people. Prints its URLs; Ctrl-C stops it."""
+        """Run the whole system on this machine, on embedded defaults.
+
+        An in-process MQTT broker, the cloud on SQLite, a simulated box and simulated people.
+        Prints its URLs and keeps running; Ctrl-C stops it cleanly.
+        """
         import asyncio
 
         from docbox_demo.demo import DemoInfo, DemoOptions, run_demo

@@ -108,6 +108,9 @@ class DoorOpened(BaseModel):
     command_id: uuid.UUID | None = Field(
         default=None, description="The unlock command that released the latch; null if forced"
     )
+    grant_id: uuid.UUID | None = Field(
+        default=None, description="The pickup grant whose sign-in released the latch"
+    )
     forced: bool = Field(default=False, description="Opened without a preceding unlock")
 
 
@@ -121,13 +124,20 @@ class DoorClosed(BaseModel):
 
 
 class LockPulsed(BaseModel):
-    """A lock coil was energised for ``pulse_ms`` on behalf of a verified command."""
+    """A lock coil was energised for ``pulse_ms`` for a verified command or a pickup sign-in."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
     kind: Literal["lock_pulsed"] = "lock_pulsed"
     compartment: CompartmentNo
-    command_id: uuid.UUID
+    command_id: uuid.UUID | None = None
+    grant_id: uuid.UUID | None = None
     pulse_ms: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _one_cause(self) -> LockPulsed:
+        if (self.command_id is None) == (self.grant_id is None):
+            raise ValueError("exactly one of command_id and grant_id is required")
+        return self
 
 
 class CommandResult(BaseModel):
@@ -153,8 +163,36 @@ class AlarmRaised(BaseModel):
     detail: str | None = Field(default=None, max_length=200)
 
 
+class PickupCompleted(BaseModel):
+    """An applicant signed in with a grant, the door opened and was shut again: handed over."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    kind: Literal["pickup_completed"] = "pickup_completed"
+    compartment: CompartmentNo
+    grant_id: uuid.UUID
+    offline: bool = Field(description="The box had no broker connection when the pickup happened")
+
+
+class SignInFailReason(StrEnum):
+    """Why a kiosk sign-in was refused (no personal data is ever reported)."""
+
+    UNKNOWN_LOGIN = "unknown_login"
+    WRONG_SECRET = "wrong_secret"  # noqa: S105 - a reason code, not a password
+    LOCKED_OUT = "locked_out"
+    NOT_VALID_NOW = "not_valid_now"
+
+
+class SignInFailed(BaseModel):
+    """A kiosk sign-in failed; ``grant_id`` is set when the login matched a grant."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    kind: Literal["signin_failed"] = "signin_failed"
+    grant_id: uuid.UUID | None = None
+    reason: SignInFailReason
+
+
 EventData = Annotated[
-    DoorOpened | DoorClosed | LockPulsed | CommandResult | AlarmRaised,
+    DoorOpened | DoorClosed | LockPulsed | CommandResult | AlarmRaised | PickupCompleted | SignInFailed,
     Field(discriminator="kind"),
 ]
 
@@ -227,6 +265,47 @@ class UnlockAction(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     action: Literal["unlock"] = "unlock"
     compartment: CompartmentNo
+    request_id: uuid.UUID | None = Field(
+        default=None, description="The kiosk request (e.g. staff loading) this unlock answers"
+    )
+
+
+class PickupGrant(BaseModel):
+    """Permission for one applicant to open one compartment at the kiosk, online or offline.
+
+    The box never learns the applicant's login, PIN or date of birth: ``login_hash`` is
+    ``sha256(lookup_salt || normalised login)`` (hex; the login is a phone number in E.164 or a
+    case number) and ``secret_hash`` is ``scrypt(pin || "|" || date_of_birth_iso, secret_salt,
+    n=2**14, r=8, p=1, dklen=32)`` (base64url). See docs/protocol.md.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    grant_id: uuid.UUID
+    compartment: CompartmentNo
+    login_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    secret_salt: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")
+    secret_hash: str = Field(pattern=r"^[A-Za-z0-9_-]{43}$")
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+    language: str = Field(default="de", pattern=r"^[a-z]{2}$", description="Kiosk language to start in")
+
+
+class GrantsAction(BaseModel):
+    """Install pickup grants at the box; with ``replace_all`` the list is the box's full set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    action: Literal["grants"] = "grants"
+    lookup_salt: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$", description="Salt of login_hash")
+    grants: list[PickupGrant] = Field(max_length=2000)
+    replace_all: bool = False
+
+
+class RevokeGrantsAction(BaseModel):
+    """Withdraw pickup grants (document cancelled, returned to the counter, collected elsewhere)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    action: Literal["revoke_grants"] = "revoke_grants"
+    grant_ids: list[uuid.UUID] = Field(min_length=1, max_length=2000)
 
 
 class SnapshotAction(BaseModel):
@@ -236,7 +315,9 @@ class SnapshotAction(BaseModel):
     action: Literal["snapshot"] = "snapshot"
 
 
-CommandAction = Annotated[UnlockAction | SnapshotAction, Field(discriminator="action")]
+CommandAction = Annotated[
+    UnlockAction | SnapshotAction | GrantsAction | RevokeGrantsAction, Field(discriminator="action")
+]
 
 #: Longest validity a command may have; the edge rejects longer-lived ones.
 MAX_COMMAND_LIFETIME_S = 30.0
@@ -268,8 +349,47 @@ class SignedCommand(Message):
     """
 
     key_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="Which cloud key signed it")
-    payload: str = Field(max_length=4096, pattern=r"^[A-Za-z0-9_-]+$")
+    # Large enough for a full grant set of a 1,000-compartment box (about 400 bytes a grant).
+    payload: str = Field(max_length=500_000, pattern=r"^[A-Za-z0-9_-]+$")
     signature: str = Field(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class LoadRequest(BaseModel):
+    """Staff at the kiosk want to load a document: the cloud assigns a compartment and unlocks it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["load"] = "load"
+    staff_id: str = Field(min_length=1, max_length=64)
+    staff_pin: str = Field(pattern=r"^[0-9]{4,12}$", description="Checked by the cloud; never logged")
+    document_code: str = Field(min_length=1, max_length=64, description="Barcode or case number")
+
+
+RequestBody = Annotated[LoadRequest, Field(discriminator="kind")]
+
+
+class KioskRequest(Message):
+    """A request from the box's kiosk to the cloud (QoS 1, not retained, not via the outbox).
+
+    The cloud answers with a signed ``unlock`` command carrying ``request_id`` or with a
+    :class:`KioskAnswer` on the box's answers topic.
+    """
+
+    id: uuid.UUID
+    box_id: BoxId
+    at: AwareDatetime
+    body: RequestBody
+
+
+class KioskAnswer(Message):
+    """The cloud's answer to a kiosk request that did not lead to an unlock (or to say which)."""
+
+    request_id: uuid.UUID
+    box_id: BoxId
+    at: AwareDatetime
+    ok: bool
+    code: str = Field(max_length=64, description="Machine-readable outcome, e.g. no_free_compartment")
+    compartment: CompartmentNo | None = None
+    message: str | None = Field(default=None, max_length=200, description="For staff, in German/English")
 
 
 class CommandReply(Message):

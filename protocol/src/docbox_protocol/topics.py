@@ -17,6 +17,8 @@ from docbox_protocol.messages import (
     BoxStatus,
     CommandReply,
     Event,
+    KioskAnswer,
+    KioskRequest,
     SignedCommand,
     StateSnapshot,
     Telemetry,
@@ -35,6 +37,8 @@ class Channel(StrEnum):
     TELEMETRY = "telemetry"
     COMMANDS = "commands"
     REPLIES = "replies"
+    REQUESTS = "requests"
+    ANSWERS = "answers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,22 @@ TOPIC_SPECS: dict[Channel, TopicSpec] = {
             False,
             "edge",
             "The edge's answer to each command (opened, jammed, done or rejected with a reason).",
+        ),
+        TopicSpec(
+            Channel.REQUESTS,
+            KioskRequest,
+            1,
+            False,
+            "edge",
+            "Kiosk requests that need the cloud, such as staff loading a document.",
+        ),
+        TopicSpec(
+            Channel.ANSWERS,
+            KioskAnswer,
+            1,
+            False,
+            "cloud",
+            "The cloud's answers to kiosk requests that did not end in a signed unlock.",
         ),
     )
 }
