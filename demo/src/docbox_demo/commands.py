@@ -34,23 +34,24 @@ def register(root: typer.Typer) -> None:
         """
         import asyncio
 
-        from docbox_demo.demo import DemoInfo, DemoOptions, run_demo
+        from docbox_demo.demo import DemoOptions, run_demo
+        from docbox_demo.stack import Stack
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
-        def ready(info: DemoInfo) -> None:
-            host_port = info.broker_url.removeprefix("mqtt://")
-            host, mqtt = host_port.rsplit(":", 1)
+        def ready(stack: Stack, data_dir: Path) -> None:
+            host, mqtt = stack.broker_url.removeprefix("mqtt://").rsplit(":", 1)
+            box = stack.config.box_id
             typer.echo(
                 "\n"
-                f"docbox demo is running (data in {info.data_dir})\n"
-                f"  cloud API    {info.api_url}   (OpenAPI: {info.api_url}/docs)\n"
-                f"  MQTT broker  {info.broker_url}\n"
-                f"  API token    {info.api_token}\n"
-                f"  box          {info.box_id}\n"
+                f"docbox demo is running (data in {data_dir})\n"
+                f"  cloud API    {stack.api_url}   (OpenAPI: {stack.api_url}/docs)\n"
+                f"  MQTT broker  {stack.broker_url}\n"
+                f"  API token    {stack.api_token}\n"
+                f"  box          {box} ({len(stack.config.compartments)} compartments)\n"
                 f"  watch it:    mosquitto_sub -h {host} -p {mqtt} -t 'docbox/#' -v\n"
-                f"  open one:    curl -X POST -H 'Authorization: Bearer {info.api_token}' "
-                f"{info.api_url}/api/v1/boxes/{info.box_id}/compartments/7/open\n"
+                f"  open one:    curl -X POST -H 'Authorization: Bearer {stack.api_token}' "
+                f"{stack.api_url}/api/v1/boxes/{box}/compartments/7/open\n"
                 "Ctrl-C stops it.\n",
             )
 
