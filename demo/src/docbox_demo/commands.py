@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,3 +68,53 @@ def register(root: typer.Typer) -> None:
             asyncio.run(run_demo(options, ready))
         except (KeyboardInterrupt, asyncio.CancelledError):
             typer.echo("docbox demo stopped")
+
+
+def register_bench(root: typer.Typer) -> None:
+    """Add the ``bench`` command group to the docbox CLI."""
+    group = typer.Typer(help="Benchmarks: each prints its figures and a ratio to a same-run baseline.")
+
+    def _run(lines_coro: Coroutine[Any, Any, list[str]]) -> None:
+        import asyncio
+
+        lines = asyncio.run(lines_coro)
+        for line in lines:
+            typer.echo(line)
+
+    @group.command("unlock")
+    def unlock(
+        count: Annotated[int, typer.Option("--count", min=10)] = 1000,
+        mqtt_url: Annotated[
+            str | None, typer.Option("--mqtt-url", help="Broker (default: embedded amqtt)")
+        ] = None,
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", help="Async SQLAlchemy URL (default: SQLite)")
+        ] = None,
+    ) -> None:
+        """REST open → edge coil on, p50/p99, vs a bare MQTT request→reply round trip."""
+        import tempfile
+
+        from docbox_demo.bench.unlock import bench_unlock
+
+        with tempfile.TemporaryDirectory(prefix="docbox-bench-") as tmp:
+            _run(bench_unlock(count=count, data_dir=Path(tmp), mqtt_url=mqtt_url, database_url=database_url))
+
+    @group.command("ingest")
+    def ingest(
+        count: Annotated[int, typer.Option("--count", min=10)] = 5000,
+        mqtt_url: Annotated[
+            str | None, typer.Option("--mqtt-url", help="Broker (default: embedded amqtt)")
+        ] = None,
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", help="Async SQLAlchemy URL (default: SQLite)")
+        ] = None,
+    ) -> None:
+        """Events/s stored by one cloud bridge vs a bare paho subscriber that only counts."""
+        import tempfile
+
+        from docbox_demo.bench.ingest import bench_ingest
+
+        with tempfile.TemporaryDirectory(prefix="docbox-bench-") as tmp:
+            _run(bench_ingest(count=count, data_dir=Path(tmp), mqtt_url=mqtt_url, database_url=database_url))
+
+    root.add_typer(group, name="bench")
