@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import typer
 
@@ -48,6 +48,7 @@ def register(root: typer.Typer) -> None:
                 f"docbox demo is running (data in {data_dir})\n"
                 f"  cloud API    {stack.api_url}   (OpenAPI: {stack.api_url}/docs)\n"
                 f"  MQTT broker  {stack.broker_url}\n"
+                f"  kiosk        {stack.agent.kiosk.url if stack.agent.kiosk else '(disabled)'}\n"
                 f"  API token    {stack.api_token}\n"
                 f"  box          {box} ({len(stack.config.compartments)} compartments)\n"
                 f"  watch it:    mosquitto_sub -h {host} -p {mqtt} -t 'docbox/#' -v\n"
@@ -70,51 +71,55 @@ def register(root: typer.Typer) -> None:
             typer.echo("docbox demo stopped")
 
 
+MqttUrlOption = Annotated[str | None, typer.Option("--mqtt-url", help="Broker (default: embedded amqtt)")]
+DatabaseUrlOption = Annotated[
+    str | None, typer.Option("--database-url", help="Async SQLAlchemy URL (default: SQLite)")
+]
+
+
+class _Bench(Protocol):
+    def __call__(
+        self, *, count: int, data_dir: Path, mqtt_url: str | None, database_url: str | None
+    ) -> Coroutine[Any, Any, list[str]]: ...
+
+
+def _run_bench(bench: _Bench, count: int, mqtt_url: str | None, database_url: str | None) -> None:
+    """Run one benchmark in a throwaway data folder and print its report."""
+    import asyncio
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="docbox-bench-") as tmp:
+        lines = asyncio.run(
+            bench(count=count, data_dir=Path(tmp), mqtt_url=mqtt_url, database_url=database_url)
+        )
+    for line in lines:
+        typer.echo(line)
+
+
 def register_bench(root: typer.Typer) -> None:
     """Add the ``bench`` command group to the docbox CLI."""
     group = typer.Typer(help="Benchmarks: each prints its figures and a ratio to a same-run baseline.")
 
-    def _run(lines_coro: Coroutine[Any, Any, list[str]]) -> None:
-        import asyncio
-
-        lines = asyncio.run(lines_coro)
-        for line in lines:
-            typer.echo(line)
-
     @group.command("unlock")
     def unlock(
         count: Annotated[int, typer.Option("--count", min=10)] = 1000,
-        mqtt_url: Annotated[
-            str | None, typer.Option("--mqtt-url", help="Broker (default: embedded amqtt)")
-        ] = None,
-        database_url: Annotated[
-            str | None, typer.Option("--database-url", help="Async SQLAlchemy URL (default: SQLite)")
-        ] = None,
+        mqtt_url: MqttUrlOption = None,
+        database_url: DatabaseUrlOption = None,
     ) -> None:
         """REST open → edge coil on, p50/p99, vs a bare MQTT request→reply round trip."""
-        import tempfile
-
         from docbox_demo.bench.unlock import bench_unlock
 
-        with tempfile.TemporaryDirectory(prefix="docbox-bench-") as tmp:
-            _run(bench_unlock(count=count, data_dir=Path(tmp), mqtt_url=mqtt_url, database_url=database_url))
+        _run_bench(bench_unlock, count, mqtt_url, database_url)
 
     @group.command("ingest")
     def ingest(
         count: Annotated[int, typer.Option("--count", min=10)] = 5000,
-        mqtt_url: Annotated[
-            str | None, typer.Option("--mqtt-url", help="Broker (default: embedded amqtt)")
-        ] = None,
-        database_url: Annotated[
-            str | None, typer.Option("--database-url", help="Async SQLAlchemy URL (default: SQLite)")
-        ] = None,
+        mqtt_url: MqttUrlOption = None,
+        database_url: DatabaseUrlOption = None,
     ) -> None:
         """Events/s stored by one cloud bridge vs a bare paho subscriber that only counts."""
-        import tempfile
-
         from docbox_demo.bench.ingest import bench_ingest
 
-        with tempfile.TemporaryDirectory(prefix="docbox-bench-") as tmp:
-            _run(bench_ingest(count=count, data_dir=Path(tmp), mqtt_url=mqtt_url, database_url=database_url))
+        _run_bench(bench_ingest, count, mqtt_url, database_url)
 
     root.add_typer(group, name="bench")
