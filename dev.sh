@@ -19,7 +19,11 @@ MIN_PYTHON="3.11"
 
 # Debian packages whose programs the tests start as real servers (DESIGN.md, principle 8).
 # Extend as the tests grow: influxdb, chromium, docker-compose, ...
-TEST_DEB_PACKAGES=(mosquitto postgresql)
+TEST_DEB_PACKAGES=(mosquitto postgresql influxdb docker-compose chromium npm)
+# A package counts as present when its program is on PATH, however it was installed (npm, say,
+# often comes with a Node.js from elsewhere, and Debian's npm package would conflict with it).
+declare -A TEST_DEB_COMMANDS=([mosquitto]=mosquitto [influxdb]=influxd [docker-compose]=docker-compose
+  [chromium]=chromium [npm]=npm)
 
 # What mypy (strict, configured in pyproject.toml) checks.
 MYPY_PATHS=(protocol/src edge/src cloud/src provisioning/src demo/src tests)
@@ -140,6 +144,10 @@ ensure_test_packages() {
   fi
   local missing=() package
   for package in "${TEST_DEB_PACKAGES[@]}"; do
+    local program="${TEST_DEB_COMMANDS[$package]:-}"
+    if [[ -n "$program" ]] && command -v "$program" >/dev/null 2>&1; then
+      continue
+    fi
     deb_installed "$package" || missing+=("$package")
   done
   if [[ ${#missing[@]} -gt 0 ]]; then

@@ -20,7 +20,7 @@ from tests.support.fixtures import (
     database_name,
     started,
 )
-from tests.support.services import MosquittoServer, PostgresServer
+from tests.support.services import InfluxServer, MosquittoServer, PostgresServer
 
 pytest_plugins = ["pytester"]
 
@@ -135,3 +135,15 @@ def postgres_database(
 def postgres_url(postgres_database: PostgresDatabase) -> str:
     """SQLAlchemy async URL of a fresh database for this test (asyncpg driver)."""
     return postgres_database.url
+
+
+# --------------------------------------------------------------------------- InfluxDB
+
+
+@pytest.fixture
+def influxdb() -> Iterator[InfluxServer]:
+    """A fresh InfluxDB 1.x server for this test (starts in ~0.1 s); auth off, no databases."""
+    server = started(InfluxServer)
+    yield server
+    # SIGKILL: a throwaway server need not flush, and SIGTERM takes seconds.
+    server.close(graceful=False)

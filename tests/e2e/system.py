@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from docbox_demo.stack import Stack, StackOptions, running_stack
 
@@ -20,8 +21,12 @@ async def running_system(
     data_dir: Path,
     box_id: str = "box-e2e",
     compartments: int = 8,
+    **cloud_overrides: Any,
 ) -> AsyncIterator[Stack]:
-    """Start cloud (uvicorn on a free port) and edge against the given broker and database."""
+    """Start cloud (uvicorn on a free port) and edge against the given broker and database.
+
+    ``cloud_overrides`` are further CloudSettings fields (e.g. the pickup data key).
+    """
     options = StackOptions(
         data_dir=data_dir,
         mqtt_url=mqtt_url,
@@ -31,6 +36,7 @@ async def running_system(
         compartments=compartments,
         command_timeout_s=10,
         cloud_client_id="cloud-e2e",
+        cloud_overrides=cloud_overrides,
     )
     async with running_stack(options) as stack:
         yield stack

@@ -141,3 +141,25 @@ def test_command_rejects_expiry_before_issue() -> None:
             expires_at=NOW,
             body=SnapshotAction(),
         )
+
+
+def test_non_canonical_base64_is_refused(signer: CommandSigner, verifier: CommandVerifier) -> None:
+    """Two spellings of the same bytes: only the canonical one verifies (no malleable envelope)."""
+    signed = signer.sign(signer.command("box-1", SnapshotAction()))
+    last = signed.signature[-1]
+    # The final character of unpadded base64 carries unused low bits: find a sibling spelling.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    siblings = [
+        c for c in alphabet if c != last and b64d_lenient(signed.signature[:-1] + c) == b64d(signed.signature)
+    ]
+    assert siblings, "test needs a signature length with unused bits"
+    twin = signed.model_copy(update={"signature": signed.signature[:-1] + siblings[0]})
+    with pytest.raises(SignatureError) as exc:
+        verifier.verify(twin)
+    assert _reason(exc) is RejectReason.MALFORMED
+
+
+def b64d_lenient(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

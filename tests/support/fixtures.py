@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 import pytest
 
 from tests.support.services import (
+    InfluxServer,
     MosquittoServer,
     PostgresServer,
     ServiceError,
@@ -27,7 +28,7 @@ __all__ = [
     "started",
 ]
 
-ServerT = TypeVar("ServerT", MosquittoServer, PostgresServer)
+ServerT = TypeVar("ServerT", MosquittoServer, PostgresServer, InfluxServer)
 
 
 def started(make: Callable[[], ServerT]) -> ServerT:

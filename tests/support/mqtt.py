@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import queue
 import socket
+import ssl
 import threading
 from types import TracebackType
 from typing import Any, Self
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -26,9 +27,20 @@ class MqttTestClient:
         client_id: MQTT client id; needed for a persistent session.
         clean_session: False keeps the session (subscriptions, queued QoS 1
             messages) on the broker while the client is away.
+        tls_context: Connect with TLS using this context (client certificate, CA).
+        protocol: MQTT 3.1.1 (default) or 5 (for shared subscriptions).
     """
 
-    def __init__(self, host: str, port: int, client_id: str = "", *, clean_session: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str = "",
+        *,
+        clean_session: bool = True,
+        tls_context: ssl.SSLContext | None = None,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311,
+    ) -> None:
         self.host = host
         self.port = port
         self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
@@ -40,11 +52,15 @@ class MqttTestClient:
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            clean_session=clean_session,
-            protocol=mqtt.MQTTv311,
+            # MQTT 5 has clean_start on connect instead; paho refuses clean_session with it.
+            clean_session=clean_session if protocol != MQTTProtocolVersion.MQTTv5 else None,
+            protocol=protocol,
         )
+        if tls_context is not None:
+            self._client.tls_set_context(tls_context)
         self._client.on_socket_open = self._on_socket_open
         self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
 
@@ -73,6 +89,15 @@ class MqttTestClient:
         else:
             self.session_present = flags.session_present
         self._connected.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        # Closed before the CONNACK (a TLS 1.3 server refusing the client certificate does
+        # that after the handshake): fail connect() at once instead of at its deadline.
+        if not self._connected.is_set():
+            self._connect_failure = f"connection closed before CONNACK ({reason_code})"
+            self._connected.set()
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any

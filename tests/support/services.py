@@ -1,4 +1,4 @@
-"""Throwaway real servers for tests: Mosquitto and PostgreSQL.
+"""Throwaway real servers for tests: Mosquitto, PostgreSQL and InfluxDB.
 
 Each server runs as a subprocess in its own temporary folder on a free loopback port.
 It can be stopped (graceful), killed (SIGKILL, like a crash or power loss) and started
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -20,8 +21,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import textwrap
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +35,7 @@ from typing import Any, Self
 from tests.support.ports import LOOPBACK, free_port, port_accepts
 
 __all__ = [
+    "InfluxServer",
     "MosquittoServer",
     "PostgresServer",
     "ServiceError",
@@ -313,6 +319,22 @@ class MosquittoServer(_Server):
         """Ask the running broker to write its persistence file now (SIGUSR1)."""
         if self._process is not None and self.running:
             self._process.send_signal(signal.SIGUSR1)
+
+    def reload(self, timeout: float = START_TIMEOUT) -> None:
+        """Make the broker re-read its configuration, ACL, certificates and CRL (SIGHUP).
+
+        Returns once the broker logged the reload: it reloads in its single event loop
+        before handling the next client, so connections made afterwards see the new files.
+        """
+        if self._process is None or not self.running:
+            raise ServiceError("mosquitto is not running")
+        before = self.log_text().count("Reloading config.")
+        self._process.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: self.log_text().count("Reloading config.") > before,
+            timeout=timeout,
+            message="mosquitto to reload its configuration",
+        )
 
     def _end(self, sig: signal.Signals, timeout: float) -> None:
         process = self._process
@@ -634,6 +656,167 @@ class PostgresServer(_Server):
         if not _DB_NAME.fullmatch(name):
             raise ValueError(f"invalid database name {name!r}")
         self.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# --------------------------------------------------------------------------- InfluxDB
+
+
+class InfluxServer(_Server):
+    """An InfluxDB 1.x server (Debian's ``influxdb``, 1.6.7) on a loopback port, auth off.
+
+    Its meta, data and WAL folders live in its own temporary folder. It serves the v1 HTTP
+    API (``/write``, ``/query``, ``/ping``) that docbox's telemetry writer speaks.
+
+    Args:
+        port: HTTP port; a free port when omitted.
+        binary: The influxd program; found on PATH or in /usr/bin when omitted.
+    """
+
+    def __init__(self, *, port: int | None = None, binary: str | None = None) -> None:
+        if binary is None:
+            try:
+                binary = _find_program("influxd", ("/usr/bin/influxd",))
+            except ServiceUnavailable:
+                raise ServiceUnavailable("influxd", "influxdb") from None
+        elif not os.access(binary, os.X_OK):
+            raise ServiceUnavailable(binary, "influxdb")
+        self.binary = binary
+        self.host = LOOPBACK
+        self.port = port if port is not None else free_port()
+        # influxd also binds its RPC service (backup/restore); keep it off the default 8088.
+        self.rpc_port = free_port()
+        self._owns_directory = True
+        self.directory = Path(tempfile.mkdtemp(prefix="docbox-influx-"))
+        _registry.add(self)  # so the folder goes even if the server never starts
+        self.config_path = self.directory / "influxdb.conf"
+        self.output_path = self.directory / "influxd.out"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running server."""
+        return self._process.pid if self.running and self._process else None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def config_text(self) -> str:
+        """The generated ``influxdb.conf``."""
+        d = self.directory
+        return textwrap.dedent(
+            f"""\
+            reporting-enabled = false
+            bind-address = "{self.host}:{self.rpc_port}"
+            [meta]
+              dir = "{d / "meta"}"
+            [data]
+              dir = "{d / "data"}"
+              wal-dir = "{d / "wal"}"
+              query-log-enabled = false
+              wal-fsync-delay = "0s"
+            [monitor]
+              store-enabled = false
+            [subscriber]
+              enabled = false
+            [http]
+              bind-address = "{self.host}:{self.port}"
+              auth-enabled = false
+              log-enabled = false
+            [logging]
+              level = "warn"
+            """
+        )
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start the server (again, on the same port and data) and wait until /ping answers."""
+        if self.running:
+            return
+        self.config_path.write_text(self.config_text())
+        with self.output_path.open("ab") as output:
+            self._process = subprocess.Popen(
+                [self.binary, "-config", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=self.directory,
+            )
+        _registry.add(self)
+        try:
+            wait_until(self._ready, timeout=timeout, message=f"influxd to answer on {self.url}/ping")
+        except (TimeoutError, ServiceError) as exc:
+            self.kill()
+            raise ServiceError(
+                f"influxd did not start: {exc}\n--- {self.output_path}:\n{self.log_text()[-4000:]}"
+            ) from exc
+
+    def _ready(self) -> bool:
+        assert self._process is not None
+        code = self._process.poll()
+        if code is not None:
+            raise ServiceError(f"influxd exited with code {code}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=0.5) as response:
+                return bool(response.status == 204)
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop the server with SIGTERM (influxd takes a few seconds to close its shards)."""
+        self._end(signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """Kill the server with SIGKILL (what is in its WAL survives; WAL fsync is immediate)."""
+        self._end(signal.SIGKILL, STOP_TIMEOUT)
+
+    def _end(self, sig: signal.Signals, timeout: float) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def log_text(self) -> str:
+        """The server's output so far."""
+        return _read_tail(self.output_path, limit=1_000_000)
+
+    # -- HTTP API
+
+    def query(self, statement: str, database: str | None = None, *, epoch: str = "s") -> dict[str, Any]:
+        """Run InfluxQL through ``/query`` and return the decoded JSON answer.
+
+        Raises:
+            ServiceError: if the server answers with an HTTP error.
+        """
+        params = {"q": statement, "epoch": epoch}
+        if database is not None:
+            params["db"] = database
+        request = urllib.request.Request(
+            f"{self.url}/query", data=urllib.parse.urlencode(params).encode(), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answer: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise ServiceError(f"influxd answered {exc.code}: {exc.read()[:500]!r}") from exc
+        return answer
+
+    def create_database(self, name: str) -> None:
+        """Create database ``name`` (InfluxQL ``CREATE DATABASE``; a no-op if it exists)."""
+        if not _DB_NAME.fullmatch(name):
+            raise ValueError(f"invalid database name {name!r}: use [a-z0-9_], at most 63")
+        self.query(f'CREATE DATABASE "{name}"')
 
 
 # --------------------------------------------------------------------------- helpers

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -38,6 +38,7 @@ from docbox_cloud.errors import (
 )
 from docbox_cloud.models import Command as CommandRow
 from docbox_cloud.mqtt_client import ManualAckClient, build_client, describe_endpoint
+from docbox_cloud.observers import IngestObserver, notify_observers
 from docbox_cloud.replies import PendingReplies
 from docbox_cloud.settings import CloudSettings
 from docbox_cloud.stats import BridgeStats
@@ -49,8 +50,11 @@ from docbox_protocol.messages import (
     CommandOutcome,
     CommandReply,
     Event,
+    KioskAnswer,
+    KioskRequest,
     SnapshotAction,
     StateSnapshot,
+    Telemetry,
     UnlockAction,
 )
 from docbox_protocol.signing import CommandSigner, load_private_key
@@ -61,7 +65,10 @@ log = logging.getLogger(__name__)
 #: What a handler returns: the box to ask for a snapshot once the message is acknowledged.
 _FollowUp = str | None
 
-_M = TypeVar("_M", Event, BoxStatus, StateSnapshot, CommandReply)
+_M = TypeVar("_M", Event, BoxStatus, StateSnapshot, CommandReply, Telemetry, KioskRequest)
+
+#: Handles a kiosk request (docbox_cloud.pickup); must not wait for command replies.
+RequestHandler = Callable[[KioskRequest], Awaitable[None]]
 
 
 class MqttBridge:
@@ -74,6 +81,10 @@ class MqttBridge:
         client_factory: Builds an unconnected client per connection attempt; tests may
             replace it. Defaults to :func:`docbox_cloud.mqtt_client.build_client`.
         backoff: Reconnect delays; capped exponential with jitter by default.
+        observers: Told of every stored message (telemetry writer, alarm service); see
+            :mod:`docbox_cloud.observers`.
+        request_handler: Handles kiosk requests; when set, the bridge subscribes to the
+            ``requests`` channel of every box.
     """
 
     def __init__(
@@ -84,6 +95,8 @@ class MqttBridge:
         signer: CommandSigner | None = None,
         client_factory: Callable[[], ManualAckClient] | None = None,
         backoff: Backoff | None = None,
+        observers: Sequence[IngestObserver] = (),
+        request_handler: RequestHandler | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = sessions
@@ -98,6 +111,8 @@ class MqttBridge:
         self._connected = asyncio.Event()
         self._storage_failing = False
         self._stats = BridgeStats()
+        self._observers = tuple(observers)
+        self._request_handler = request_handler
 
     # ------------------------------------------------------------------ public API
 
@@ -111,7 +126,7 @@ class MqttBridge:
         """What the bridge did so far.
 
         Counts ``connected`` and ``disconnected`` (connections made and lost), ``stored``,
-        ``duplicate``, ``snapshot``, ``status``, ``reply``, ``skipped`` (malformed or from an
+        ``duplicate``, ``snapshot``, ``status``, ``reply``, ``telemetry``, ``skipped`` (malformed or from an
         unregistered box), ``storage_failure`` and ``snapshot_request``.
         """
         return self._stats
@@ -124,14 +139,23 @@ class MqttBridge:
     def subscriptions(self) -> list[str]:
         """The topic filters the bridge subscribes to (all QoS 1)."""
         events = topics.wildcard(Channel.EVENTS)
+        telemetry = topics.wildcard(Channel.TELEMETRY)
         if self._settings.mqtt_protocol == "5":
             events = topics.shared(self._settings.share_group, events)
-        return [
+            telemetry = topics.shared(self._settings.share_group, telemetry)
+        filters = [
             events,
             topics.wildcard(Channel.STATUS),
             topics.wildcard(Channel.STATE),
             topics.wildcard(Channel.REPLIES),
+            telemetry,
         ]
+        if self._request_handler is not None:
+            requests = topics.wildcard(Channel.REQUESTS)
+            if self._settings.mqtt_protocol == "5":
+                requests = topics.shared(self._settings.share_group, requests)
+            filters.append(requests)
+        return filters
 
     async def run(self) -> None:
         """Stay connected until cancelled: connect, subscribe, ingest; reconnect with backoff."""
@@ -197,6 +221,49 @@ class MqttBridge:
                     command.id,
                 ) from None
 
+    async def send_command(self, command: Command) -> None:
+        """Record and publish a command built with :attr:`signer`; don't wait for the reply.
+
+        Raises:
+            BridgeUnavailableError: if the bridge is not connected.
+            StorageError: if the command could not be recorded.
+        """
+        client = self._require_client()
+        async with transaction(self._sessions) as session:
+            session.add(_command_row(command))
+        await self._publish_command(client, command)
+
+    async def unlock_and_wait(self, command: Command) -> CommandReply:
+        """Record and publish an unlock command built with :attr:`signer`; wait for the reply.
+
+        Raises:
+            BridgeUnavailableError, CommandTimeoutError, StorageError: as :meth:`open_compartment`.
+        """
+        client = self._require_client()
+        async with transaction(self._sessions) as session:
+            session.add(_command_row(command))
+        with self._pending.expect(command.id, command.box_id) as reply:
+            await self._publish_command(client, command)
+            try:
+                return await asyncio.wait_for(reply, self._settings.command_timeout_s)
+            except TimeoutError:
+                raise CommandTimeoutError(
+                    f"box {command.box_id} did not confirm within {self._settings.command_timeout_s:g} s",
+                    command.id,
+                ) from None
+
+    async def publish_answer(self, answer: KioskAnswer) -> None:
+        """Publish a kiosk answer on the box's answers topic (QoS 1).
+
+        Raises:
+            BridgeUnavailableError: if the bridge is not connected or the publish failed.
+        """
+        client = self._require_client()
+        try:
+            await client.publish(topics.topic(answer.box_id, Channel.ANSWERS), codec.encode(answer), qos=1)
+        except aiomqtt.MqttError as exc:
+            raise BridgeUnavailableError(f"could not publish kiosk answer: {exc}") from exc
+
     async def request_snapshot(self, box_id: str) -> uuid.UUID:
         """Ask a box to publish a fresh state snapshot (the 'rebirth' request); don't wait.
 
@@ -257,6 +324,11 @@ class MqttBridge:
                     return await self._on_snapshot(_decode(StateSnapshot, box_id, payload))
                 case Channel.REPLIES:
                     return await self._on_reply(_decode(CommandReply, box_id, payload))
+                case Channel.TELEMETRY:
+                    return await self._on_telemetry(_decode(Telemetry, box_id, payload))
+                case Channel.REQUESTS if self._request_handler is not None:
+                    await self._request_handler(_decode(KioskRequest, box_id, payload))
+                    self._stats.add("request")
                 case _:
                     log.debug("ignoring message on %s: channel not handled here", topic_name)
         except (TopicError, MessageError) as exc:
@@ -281,12 +353,14 @@ class MqttBridge:
         elif result.gap:
             log.info("sequence gap at box %s: got seq %d", event.box_id, event.seq)
         self._stats.add("stored" if result.new else "duplicate")
+        await notify_observers(self._observers, lambda o: o.event_stored(event, result), "event")
         return event.box_id if result.snapshot_due else None
 
     async def _on_status(self, status: BoxStatus) -> _FollowUp:
         async with transaction(self._sessions) as session:
-            await ingest.apply_status(session, status)
+            changed = await ingest.apply_status(session, status)
         self._stats.add("status")
+        await notify_observers(self._observers, lambda o: o.status_applied(status, changed), "status")
         return None
 
     async def _on_snapshot(self, snapshot: StateSnapshot) -> _FollowUp:
@@ -294,6 +368,12 @@ class MqttBridge:
             result = await ingest.apply_snapshot(session, snapshot)
         log.debug("snapshot of box %s as of seq %d: %s", snapshot.box_id, snapshot.as_of_seq, result)
         self._stats.add("snapshot")
+        await notify_observers(self._observers, lambda o: o.snapshot_applied(snapshot, result), "snapshot")
+        return None
+
+    async def _on_telemetry(self, telemetry: Telemetry) -> _FollowUp:
+        self._stats.add("telemetry")
+        await notify_observers(self._observers, lambda o: o.telemetry_received(telemetry), "telemetry")
         return None
 
     async def _on_reply(self, reply: CommandReply) -> _FollowUp:

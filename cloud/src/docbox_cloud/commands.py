@@ -22,19 +22,21 @@ def register(root: typer.Typer) -> None:
     def serve(
         host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-        log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+        log_level: Annotated[
+            str | None, typer.Option(help="debug, info, warning or error (default: DOCBOX_LOG_LEVEL)")
+        ] = None,
     ) -> None:
         """Serve the REST API (and the MQTT bridge when DOCBOX_MQTT_URL is set)."""
-        import logging
-
         import uvicorn
 
         from docbox_cloud.api.app import create_app
+        from docbox_cloud.logging_setup import configure_logging
 
-        logging.basicConfig(
-            level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        uvicorn.run(create_app(_settings()), host=host, port=port, log_level=log_level)
+        settings = _settings()
+        # DOCBOX_LOG_FORMAT: json in production, text for people.
+        level = (log_level or settings.log_level).lower()
+        configure_logging(settings.log_format, level)
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=level, log_config=None)
 
     @group.command("migrate")
     def migrate_command() -> None:

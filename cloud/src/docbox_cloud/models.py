@@ -137,3 +137,9 @@ class Command(Base):
     reason: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(String(200))
     replied_at: Mapped[datetime | None]
+
+# Tables of feature areas live in their own modules; importing them here puts them on
+# Base.metadata wherever the core models are imported (migrations, metadata comparison).
+from docbox_cloud.alarms import models as _alarm_models  # noqa: E402, F401
+from docbox_cloud.appointments import models as _appointment_models  # noqa: E402, F401
+from docbox_cloud.pickup import models as _pickup_models  # noqa: E402, F401

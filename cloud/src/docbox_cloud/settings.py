@@ -9,11 +9,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from docbox_cloud.errors import ConfigError
 
@@ -82,6 +82,95 @@ class CloudSettings(DatabaseSettings):
     notify_sms_url: str | None = Field(default=None, description="SMS gateway endpoint; unset = no SMS")
     notify_sms_token: SecretStr | None = Field(default=None, description="Bearer token of the SMS gateway")
 
+    # Telemetry (docbox_cloud.telemetry): unset influx_url = no telemetry (the demo runs without).
+    influx_url: str | None = Field(
+        default=None, description="InfluxDB base URL (v1 API: /write, /query), e.g. http://influxdb:8086"
+    )
+    influx_database: str = Field(default="docbox", min_length=1, max_length=64)
+    influx_username: str | None = Field(default=None, description="Basic-auth user; unset + password = token")
+    influx_password: SecretStr | None = Field(default=None, description="Password, or a 2.x/3.x token")
+    influx_create_database: bool = Field(
+        default=False, description="CREATE DATABASE at start-up (1.x; needs admin rights)"
+    )
+    influx_batch_size: int = Field(default=5_000, ge=1, le=50_000)
+    influx_flush_interval_s: float = Field(default=1.0, gt=0, le=60)
+    influx_max_buffer: int = Field(default=100_000, ge=1, description="Points held while InfluxDB is down")
+    influx_timeout_s: float = Field(default=10.0, gt=0)
+    telemetry_state_interval_s: float = Field(
+        default=300.0, ge=0, description="Period of full box/compartment state points; 0 = off"
+    )
+
+    # Alarms (docbox_cloud.alarms).
+    alarm_offline_grace_s: float = Field(
+        default=60.0, ge=0, description="A box offline this long raises box_offline"
+    )
+    alarm_left_open_s: float = Field(
+        default=300.0, gt=0, description="A door open this long raises left_open (boxes raise theirs sooner)"
+    )
+    alarm_outbox_backlog: int = Field(
+        default=1_000, ge=1, description="A box's unsent events at which outbox_backlog is raised"
+    )
+    alarm_defective_jams: int = Field(
+        default=3, ge=1, description="Jams of one compartment within the window that mark it defective"
+    )
+    alarm_defective_window_s: float = Field(default=86_400.0, gt=0)
+    alarm_sweep_interval_s: float = Field(default=15.0, gt=0, description="Period of the time-based checks")
+    alarm_email_to: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Facilities team addresses, comma-separated"
+    )
+    alarm_webhook_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Webhook URLs for alarms, comma-separated"
+    )
+    alarm_language: Literal["de", "en"] = "de"
+
+    # Pickup box (docbox_cloud.pickup).
+    pickup_data_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (urlsafe base64, 32 bytes) encrypting applicants' contact and date of "
+        "birth; unset = documents cannot be registered",
+    )
+    pickup_holding_days: float = Field(default=10.0, gt=0, description="Days a document waits in the box")
+    pickup_reminder_days: float = Field(
+        default=2.0, ge=0, description="Days before the holding period ends to send a reminder; 0 = none"
+    )
+    pickup_erase_days: float = Field(
+        default=30.0, ge=0, description="Days after collection/return before personal data is erased"
+    )
+    pickup_job_interval_s: float = Field(default=60.0, gt=0, description="Period of the pickup job")
+    pickup_staff_max_failures: int = Field(default=5, ge=1, description="Wrong staff PINs before lockout")
+    pickup_staff_lockout_s: float = Field(default=900.0, gt=0)
+    pickup_accessible_min_cm: int = Field(default=40, ge=0, le=300)
+    pickup_accessible_max_cm: int = Field(default=120, ge=0, le=300)
+    pickup_country_code: str = Field(default="49", pattern=r"^[1-9][0-9]{0,2}$")
+    pickup_staff_email: str | None = Field(default=None, description="Where staff alerts go (e-mail)")
+    pickup_webhook_url: str | None = Field(default=None, description="Case-management system endpoint")
+    pickup_webhook_secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 key of webhooks")
+    pickup_webhook_max_attempts: int = Field(default=20, ge=1)
+    pickup_webhook_interval_s: float = Field(default=5.0, gt=0, description="Period of the webhook worker")
+
+    # Logs and metrics.
+    log_format: Literal["text", "json"] = Field(default="text", description="json in production")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without the API token (a Prometheus on a private network)"
+    )
+
+    @field_validator("alarm_email_to", "alarm_webhook_urls", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _check_influx_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("influx_url must start with http:// or https://")
+        if value is not None and urlsplit(value).password:
+            raise ValueError("put InfluxDB credentials in influx_username/influx_password, not the URL")
+        return value
+
     @field_validator("mqtt_url")
     @classmethod
     def _check_mqtt_url(cls, value: str | None) -> str | None:
@@ -99,6 +188,12 @@ class CloudSettings(DatabaseSettings):
             raise ValueError("set either signing_key_pem or signing_key_file, not both")
         if self.mqtt_url and self.signing_key_pem is None and self.signing_key_file is None:
             raise ValueError("mqtt_url is set: signing_key_pem or signing_key_file is required")
+        return self
+
+    @model_validator(mode="after")
+    def _pickup_webhook_secret(self) -> CloudSettings:
+        if self.pickup_webhook_url and self.pickup_webhook_secret is None:
+            raise ValueError("pickup_webhook_url is set: pickup_webhook_secret is required")
         return self
 
     def signing_key_bytes(self) -> bytes:

@@ -35,6 +35,7 @@ class DemoOptions:
     applicant_interval_s: float = 6.0
     vandal_interval_s: float = 90.0
     seed: int | None = None
+    kiosk_port: int = 8470
 
 
 async def run_demo(options: DemoOptions, on_ready: Callable[[Stack, Path], None]) -> None:
@@ -57,6 +58,7 @@ async def run_demo(options: DemoOptions, on_ready: Callable[[Stack, Path], None]
         compartments=options.compartments,
         telemetry_interval_s=10.0,
         cloud_client_id="docbox-cloud-demo",
+        kiosk_port=options.kiosk_port,
     )
     try:
         async with running_stack(stack_options) as stack:

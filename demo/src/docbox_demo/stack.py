@@ -12,7 +12,7 @@ import contextlib
 import secrets
 import socket
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class StackOptions:
     telemetry_interval_s: float = 0.0
     command_timeout_s: float = 15.0
     cloud_client_id: str = "docbox-cloud"
+    kiosk_port: int = 0  # the box's touchscreen UI; 0: any free port
+    #: Further CloudSettings fields (already of their field types), e.g. notification gateways.
+    cloud_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,6 +122,8 @@ async def running_stack(options: StackOptions) -> AsyncIterator[Stack]:
         api_token=SecretStr(api_token),
         command_timeout_s=options.command_timeout_s,
     )
+    if options.cloud_overrides:
+        settings = settings.model_copy(update=options.cloud_overrides)
     app = create_app(settings)
     server = EmbeddedServer(app)
 
@@ -135,6 +140,8 @@ async def running_stack(options: StackOptions) -> AsyncIterator[Stack]:
             data_dir=options.data_dir / "edge",
             public_keys=(public_key_pem(signing_key.public_key()).decode(),),
             telemetry_interval_s=options.telemetry_interval_s,
+            kiosk_host=options.host,
+            kiosk_port=free_port(options.host, options.kiosk_port) if options.kiosk_port else 0,
         ),
         hardware,
     )
@@ -158,6 +165,7 @@ async def running_stack(options: StackOptions) -> AsyncIterator[Stack]:
             await bridge.connected.wait()
             agent_task = asyncio.create_task(agent.run(), name="docbox-edge")
             await _first(agent.connected.wait(), agent_task)
+            await _first(agent.kiosk_ready.wait(), agent_task)
             # The box's birth snapshot creates its compartments in the cloud.
             await bridge.stats.wait_until(lambda s: s["snapshot"] >= 1)
         yield Stack(api, api_url, mqtt_url, api_token, app, agent, box, config, factory)

@@ -13,7 +13,7 @@ flapping_window_ms = 5000  # ... within this window = flapping
 
 [[boards]]
 id = "main"
-kind = "gpio"         # the only kind so far; "mcp23017" and "kerong" are meant to follow
+kind = "gpio"         # or "mcp23017" (I²C expander) or "kerong" (RS-485 lock controller)
 
 [[compartments]]
 number = 1
@@ -24,6 +24,10 @@ size = "M"            # S, M or L
 height_cm = 85        # floor to the bottom of the door
 pulse_ms = 400        # optional override
 ```
+
+Boards of kind "mcp23017" name their pins "A0"-"B7"; boards of kind "kerong" take no pins but
+need `channel` (the lock number 1-16 or 1-48 on the controller); see
+edge/examples/box-600-mixed.toml and docs/hardware.md.
 
 The models are frozen pydantic models; cross-field rules (unique numbers, known boards,
 no pin used twice on a header, ...) are checked on construction, and every violation is
@@ -108,8 +112,78 @@ class GpioBoardConfig(_Frozen):
     door_open_when_active: bool = False
 
 
-# A discriminated union with one member for now; add McpBoardConfig | KerongBoardConfig here.
-BoardConfig = Annotated[GpioBoardConfig, Field(discriminator="kind")]
+MCP23017_PINS = tuple(f"{port}{bit}" for port in "AB" for bit in range(8))
+"""Pin names of an MCP23017: A0-A7 (port A, GPA0-GPA7) and B0-B7 (port B)."""
+
+
+class Mcp23017BoardConfig(_Frozen):
+    """Coils and door sensors on the 16 pins of one MCP23017 I²C expander (docs/hardware.md).
+
+    Pins are named "A0"-"A7" and "B0"-"B7" ("GPA0", "gpb7", ... are accepted too). The chip
+    has pull-ups only, so door sensors switch to ground.
+
+    Attributes:
+        id: Board name, referenced by compartments.
+        bus: I²C bus number (1 = /dev/i2c-1, the Pi header's SDA1/SCL1).
+        address: 7-bit I²C address, 0x20-0x27 (set by the A0-A2 address pins).
+        lock_active_high: Coil energised when the pin is high.
+        door_open_when_active: Door open when the input is active (low, with the pull-up).
+        poll_interval_ms: How often the door inputs are read.
+    """
+
+    kind: Literal["mcp23017"]
+    id: str = Field(pattern=BOARD_ID_PATTERN)
+    bus: int = Field(1, ge=0, le=255)
+    address: int = Field(0x20, ge=0x20, le=0x27)
+    lock_active_high: bool = True
+    door_open_when_active: bool = False
+    poll_interval_ms: int = Field(10, ge=1, le=1000)
+
+    @property
+    def door_pull_up(self) -> bool:
+        """Always True: the MCP23017 has pull-ups only."""
+        return True
+
+
+KerongModelName = Literal["cu16", "cu48"]
+KERONG_LOCKS: Mapping[str, int] = {"cu16": 16, "cu48": 48}
+KERONG_MAX_ADDRESS: Mapping[str, int] = {"cu16": 15, "cu48": 31}
+
+
+class KerongBoardConfig(_Frozen):
+    """A Kerong CU16/CU48 lock controller on an RS-485 bus (docs/hardware.md).
+
+    The controller energises its coils itself (for the unlock time set on the controller)
+    and reports each lock's hook feedback, which serves as the door sensor.
+
+    Attributes:
+        id: Board name, referenced by compartments.
+        model: "cu16" (16 locks) or "cu48" (48 locks).
+        port: Serial port of the RS-485 adapter; boards on the same port share the bus.
+        baudrate: Line speed; every board on a port must use the same.
+        address: Board address on the bus (DIP switches): 0-15 (CU16) or 0-31 (CU48).
+        poll_interval_ms: Status polling period of the bus (the shortest of its boards wins).
+        reply_timeout_ms: How long to wait for a reply before counting a bus error.
+    """
+
+    kind: Literal["kerong"]
+    id: str = Field(pattern=BOARD_ID_PATTERN)
+    model: KerongModelName = "cu48"
+    port: str = Field(min_length=1, max_length=200)
+    baudrate: Literal[9600, 19200, 38400, 57600, 115200] = 19200
+    address: int = Field(ge=0, le=31)
+    poll_interval_ms: int = Field(150, ge=20, le=5000)
+    reply_timeout_ms: int = Field(100, ge=10, le=2000)
+
+    @property
+    def locks(self) -> int:
+        """Channels of this model."""
+        return KERONG_LOCKS[self.model]
+
+
+BoardConfig = Annotated[
+    GpioBoardConfig | Mcp23017BoardConfig | KerongBoardConfig, Field(discriminator="kind")
+]
 
 
 class CompartmentConfig(_Frozen):
@@ -118,9 +192,10 @@ class CompartmentConfig(_Frozen):
     Attributes:
         number: Compartment number as printed on the door.
         board: Id of the board its lock and sensor are wired to.
-        channel: Lock number on that board; defaults to `number` (gpio boards address by pin).
-        lock_pin: Coil output pin (gpio boards).
-        door_pin: Door sensor input pin (gpio boards).
+        channel: Lock number on that board; defaults to `number` on gpio and mcp23017 boards
+            (which address by pin); required on kerong boards (1-16 or 1-48).
+        lock_pin: Coil output pin (gpio: a gpiozero name; mcp23017: "A0"-"B7").
+        door_pin: Door sensor input pin (as `lock_pin`).
         size: S, M or L.
         height_cm: Floor to the bottom edge of the door.
         pulse_ms: Pulse override for this lock; at most 2000.
@@ -271,8 +346,9 @@ def _consistency_problems(config: BoxConfig) -> list[str]:
         if n > 1
     ]
     channels: dict[tuple[str, int], list[int]] = defaultdict(list)
-    # Boards naming the same pin factory share one GPIO header, hence one pin namespace.
-    pins: dict[tuple[str | None, str], list[str]] = defaultdict(list)
+    # Boards naming the same pin factory share one GPIO header, hence one pin namespace;
+    # an MCP23017 is a namespace of its own, named by bus and address.
+    pins: dict[tuple[tuple[object, ...], str], list[str]] = defaultdict(list)
     for c in config.compartments:
         board = boards.get(c.board)
         if board is None:
@@ -280,6 +356,9 @@ def _consistency_problems(config: BoxConfig) -> list[str]:
             problems.append(f"compartment {c.number}: board {c.board!r} is not defined ({known})")
             continue
         channels[(board.id, c.board_channel)].append(c.number)
+        if isinstance(board, KerongBoardConfig):
+            problems += _kerong_compartment_problems(c, board)
+            continue
         if c.lock_pin is None or c.door_pin is None:
             problems.append(
                 f"compartment {c.number}: board {board.id!r} is a {board.kind} board, "
@@ -287,9 +366,15 @@ def _consistency_problems(config: BoxConfig) -> list[str]:
             )
             continue
         for role, pin in (("lock_pin", c.lock_pin), ("door_pin", c.door_pin)):
-            pins[(board.pin_factory, canonical_pin(pin))].append(
-                f"compartment {c.number} {role} (board {board.id!r})"
-            )
+            user = f"compartment {c.number} {role} (board {board.id!r})"
+            if isinstance(board, Mcp23017BoardConfig):
+                name = canonical_mcp_pin(pin)
+                if name is None:
+                    problems.append(f"{user}: {pin!r} is not an MCP23017 pin (A0-A7, B0-B7)")
+                    continue
+                pins[(("mcp23017", board.bus, board.address), name)].append(user)
+            else:
+                pins[(("gpio", board.pin_factory), canonical_pin(pin))].append(user)
     problems += [
         f"board {board_id!r} channel {channel} is used by compartments " + ", ".join(str(n) for n in numbers)
         for (board_id, channel), numbers in channels.items()
@@ -300,7 +385,73 @@ def _consistency_problems(config: BoxConfig) -> list[str]:
         for (_factory, pin), users in pins.items()
         if len(users) > 1
     ]
+    problems += _bus_problems(config.boards)
+    if any(isinstance(b, Mcp23017BoardConfig) and b.bus == 1 for b in config.boards):
+        # I²C bus 1 is wired to GPIO2 (SDA) and GPIO3 (SCL) of the Pi header.
+        problems += [
+            f"pin {pin} is the I²C bus 1 of the MCP23017 boards (SDA/SCL), not free for " + ", ".join(users)
+            for (space, pin), users in pins.items()
+            if space[0] == "gpio" and space[1] != SIMULATED_PIN_FACTORY and pin in ("GPIO2", "GPIO3")
+        ]
     return problems
+
+
+def _kerong_compartment_problems(c: CompartmentConfig, board: KerongBoardConfig) -> list[str]:
+    problems = []
+    where = f"compartment {c.number}: board {board.id!r} is a kerong board"
+    if c.channel is None:
+        problems.append(f"{where}, so channel (its lock number 1-{board.locks}) is required")
+    elif not 1 <= c.channel <= board.locks:
+        problems.append(f"{where}: channel {c.channel} is not a lock of a {board.model} (1-{board.locks})")
+    if c.lock_pin is not None or c.door_pin is not None:
+        problems.append(f"{where} (no pins: the controller drives the lock); remove lock_pin/door_pin")
+    return problems
+
+
+def _bus_problems(boards: Sequence[BoardConfig]) -> list[str]:
+    problems: list[str] = []
+    chips: dict[tuple[int, int], list[str]] = defaultdict(list)
+    controllers: dict[tuple[str, int], list[str]] = defaultdict(list)
+    ports: dict[str, list[KerongBoardConfig]] = defaultdict(list)
+    for board in boards:
+        if isinstance(board, Mcp23017BoardConfig):
+            chips[(board.bus, board.address)].append(board.id)
+        elif isinstance(board, KerongBoardConfig):
+            controllers[(board.port, board.address)].append(board.id)
+            ports[board.port].append(board)
+            top = KERONG_MAX_ADDRESS[board.model]
+            if board.address > top:
+                problems.append(
+                    f"board {board.id!r}: a {board.model} address is 0-{top}, not {board.address}"
+                )
+    problems += [
+        f"I²C bus {bus} address {address:#04x} is used by boards " + ", ".join(repr(i) for i in ids)
+        for (bus, address), ids in chips.items()
+        if len(ids) > 1
+    ]
+    problems += [
+        f"serial port {port} address {address} is used by boards " + ", ".join(repr(i) for i in ids)
+        for (port, address), ids in controllers.items()
+        if len(ids) > 1
+    ]
+    for port, on_port in ports.items():
+        # One line speed and one framing per RS-485 line: frames of another model or speed
+        # would be noise to the other boards.
+        for field in ("model", "baudrate"):
+            values = sorted({str(getattr(b, field)) for b in on_port})
+            if len(values) > 1:
+                problems.append(
+                    f"boards on serial port {port} must share one {field}, not {', '.join(values)}"
+                )
+    return problems
+
+
+def canonical_mcp_pin(pin: int | str) -> str | None:
+    """Spell an MCP23017 pin name one way ("gpa0", "A0" -> "A0"); None if it is not one."""
+    if not isinstance(pin, str):
+        return None
+    match = re.fullmatch(r"(?:GP)?([AB][0-7])", pin.strip().upper())
+    return match.group(1) if match else None
 
 
 def canonical_pin(pin: int | str) -> str:

@@ -71,8 +71,10 @@ class _Compartment:
     door: DoorPosition = DoorPosition.UNKNOWN
     opened_at: float | None = None  # monotonic
     opened_at_known: bool = True  # False for a door found open at start-up
-    released_by: uuid.UUID | None = None  # command whose pulse released the latch
+    released_by: uuid.UUID | None = None  # command or grant whose pulse released the latch
+    released_for_grant: bool = False  # released_by is a pickup grant, not a command
     open_waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    closed_waiters: list[asyncio.Future[None]] = field(default_factory=list)
     alarms: dict[AlarmKind, None] = field(default_factory=dict)  # insertion-ordered set
     left_open_timer: asyncio.TimerHandle | None = None
     flapping_timer: asyncio.TimerHandle | None = None
@@ -157,14 +159,22 @@ class Compartments:
             else:
                 c.door = DoorPosition.CLOSED
 
-    def release(self, number: int, command_id: uuid.UUID) -> asyncio.Future[None]:
-        """Note that the executor is about to pulse ``number`` for ``command_id``.
+    def release(
+        self, number: int, command_id: uuid.UUID | None = None, *, grant_id: uuid.UUID | None = None
+    ) -> asyncio.Future[None]:
+        """Note that the executor is about to pulse ``number`` for a command or a pickup grant.
 
         Call it *before* the pulse, so an opening seen during the pulse is attributed to
-        the command. Returns a future that completes when the door is seen open.
+        the command (or grant). Returns a future that completes when the door is seen open.
+
+        Raises:
+            ValueError: unless exactly one of ``command_id`` and ``grant_id`` is given.
         """
+        if (command_id is None) == (grant_id is None):
+            raise ValueError("exactly one of command_id and grant_id is required")
         c = self._by_number[number]
-        c.released_by = command_id
+        c.released_by = command_id or grant_id
+        c.released_for_grant = grant_id is not None
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         c.open_waiters.append(waiter)
         return waiter
@@ -178,6 +188,19 @@ class Compartments:
                 c.open_waiters.remove(waiter)
         if c.door is not DoorPosition.OPEN:
             c.released_by = None
+
+    def wait_closed(self, number: int) -> asyncio.Future[None]:
+        """A future that completes when the door of ``number`` is next seen shut.
+
+        Already completed if the door is shut now.
+        """
+        c = self._by_number[number]
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if c.door is DoorPosition.CLOSED:
+            waiter.set_result(None)
+        else:
+            c.closed_waiters.append(waiter)
+        return waiter
 
     def jammed(self, number: int, detail: str | None = None) -> None:
         """Raise the ``jammed`` alarm: the latch was pulsed but the door never opened."""
@@ -217,9 +240,10 @@ class Compartments:
                 if timer is not None:
                     timer.cancel()
             c.left_open_timer = c.flapping_timer = None
-            for waiter in c.open_waiters:
+            for waiter in (*c.open_waiters, *c.closed_waiters):
                 waiter.cancel()
             c.open_waiters.clear()
+            c.closed_waiters.clear()
 
     # ------------------------------------------------------------------ transitions
 
@@ -228,7 +252,10 @@ class Compartments:
             return
         c.door, c.opened_at, c.opened_at_known = DoorPosition.OPEN, mono, True
         if c.released_by is not None:
-            self._emit(DoorOpened(compartment=c.number, command_id=c.released_by), at)
+            if c.released_for_grant:
+                self._emit(DoorOpened(compartment=c.number, grant_id=c.released_by), at)
+            else:
+                self._emit(DoorOpened(compartment=c.number, command_id=c.released_by), at)
             self._clear(c, AlarmKind.JAMMED, at)
             for waiter in c.open_waiters:
                 if not waiter.done():
@@ -257,6 +284,10 @@ class Compartments:
         self._emit(DoorClosed(compartment=c.number, open_ms=open_ms), at)
         self._clear(c, AlarmKind.LEFT_OPEN, at)
         self._clear(c, AlarmKind.FORCED_OPEN, at)
+        waiters, c.closed_waiters = c.closed_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     # ------------------------------------------------------------------ alarms and timers
 

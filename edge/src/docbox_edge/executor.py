@@ -21,11 +21,13 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from docbox_edge.compartments import Compartments
-from docbox_edge.errors import EdgeError
+from docbox_edge.errors import EdgeError, StoreError
+from docbox_edge.grants import GrantRefusal, GrantStore
 from docbox_edge.hardware.errors import HardwareError, UnknownCompartment
 from docbox_edge.ledger import Ledger
 from docbox_edge.outbox import Outbox
@@ -33,12 +35,15 @@ from docbox_protocol.codec import decode
 from docbox_protocol.errors import MessageError, SignatureError
 from docbox_protocol.messages import (
     SCHEMA_VERSION,
+    AlarmKind,
     Command,
     CommandOutcome,
     CommandReply,
     CommandResult,
+    GrantsAction,
     LockPulsed,
     RejectReason,
+    RevokeGrantsAction,
     SignedCommand,
     SnapshotAction,
     UnlockAction,
@@ -64,6 +69,26 @@ class LockHardware(Protocol):
 
     def door_is_open(self, compartment: int) -> bool:
         """Debounced door position."""
+
+
+@dataclass(frozen=True, slots=True)
+class GrantOpening:
+    """How opening a compartment for a pickup grant ended.
+
+    Attributes:
+        outcome: ``opened`` (the door was seen open), ``jammed`` (two pulses, no opening:
+            the compartment is marked defective) or ``rejected`` (nothing was energised).
+        compartment: The grant's compartment, if the grant was known.
+        refusal: Why it was rejected.
+    """
+
+    outcome: CommandOutcome
+    compartment: int | None = None
+    refusal: GrantRefusal | None = None
+
+
+#: Told about every verified unlock that answers a kiosk request: (request id, compartment, reply).
+RequestUnlockObserver = Callable[[uuid.UUID, int, CommandReply], None]
 
 
 class _Rejected(EdgeError):
@@ -124,6 +149,8 @@ class Executor:
         clock_skew_s: float = 5.0,
         clock: Callable[[], datetime] = utcnow,
         unverified_audit_per_minute: int = 60,
+        grants: GrantStore | None = None,
+        on_request_unlock: RequestUnlockObserver | None = None,
     ) -> None:
         """Wire the executor.
 
@@ -141,6 +168,10 @@ class Executor:
             clock: the wall clock (tests move it).
             unverified_audit_per_minute: budget of ``command_result`` events for commands
                 whose id could not be verified (forgeries); beyond it they are only logged.
+            grants: the pickup grant store that ``grants``/``revoke_grants`` commands change
+                and :meth:`open_for_grant` checks; without it those commands are rejected.
+            on_request_unlock: told the outcome of each unlock carrying a ``request_id``
+                (the kiosk waits for it while staff load a document).
         """
         self._box_id = box_id
         self._hw = hardware
@@ -156,6 +187,8 @@ class Executor:
         self._locks: dict[int, asyncio.Lock] = {}
         self._pulses: set[asyncio.Task[None]] = set()
         self._audit = _AuditBudget(unverified_audit_per_minute)
+        self._grants = grants
+        self._on_request_unlock = on_request_unlock
 
     async def handle(self, payload: bytes) -> CommandReply:
         """Verify and execute one message of the commands topic; return the reply to send.
@@ -163,11 +196,25 @@ class Executor:
         Never raises for anything the message contains; every refusal is a reply with
         outcome ``rejected`` and a reason.
         """
+        command: Command | None = None
         try:
             command = self._verified(payload)
-            return await self._execute(command)
+            reply = await self._execute(command)
         except _Rejected as rej:
-            return self._reject(rej)
+            reply = self._reject(rej)
+        if command is not None:
+            self._tell_requester(command, reply)
+        return reply
+
+    def _tell_requester(self, command: Command, reply: CommandReply) -> None:
+        body = command.body
+        if self._on_request_unlock is None or not isinstance(body, UnlockAction) or body.request_id is None:
+            return
+        try:
+            self._on_request_unlock(body.request_id, body.compartment, reply)
+        except Exception:
+            # An observer's bug must not turn an executed command into a failed one.
+            log.exception("kiosk request observer failed")
 
     # ------------------------------------------------------------------ verification
 
@@ -202,6 +249,8 @@ class Executor:
             if self._on_snapshot is not None:
                 await self._on_snapshot(command.id)
             return self._finish(command.id, None, CommandOutcome.DONE)
+        if isinstance(body, GrantsAction | RevokeGrantsAction):
+            return self._apply_grants(command.id, body)
         assert isinstance(body, UnlockAction)
         number = body.compartment
         if number not in self._compartments or number not in self._hw.compartments:
@@ -223,18 +272,53 @@ class Executor:
         return await self._unlock(command.id, number, lock)
 
     async def _unlock(self, command_id: uuid.UUID, number: int, lock: asyncio.Lock) -> CommandReply:
+        try:
+            opened = await self._pulse_until_open(number, lock, command_id=command_id)
+        except UnknownCompartment as exc:
+            raise _Rejected(RejectReason.UNKNOWN_COMPARTMENT, str(exc), command_id, number) from exc
+        except HardwareError as exc:
+            raise _Rejected(RejectReason.HARDWARE_ERROR, str(exc), command_id, number) from exc
+        if opened:
+            return self._finish(command_id, number, CommandOutcome.OPENED)
+        detail = f"door did not open after {UNLOCK_ATTEMPTS} pulses"
+        reply = self._finish(command_id, number, CommandOutcome.JAMMED, detail=detail)
+        self._compartments.jammed(number, detail)
+        return reply
+
+    async def _pulse_until_open(
+        self,
+        number: int,
+        lock: asyncio.Lock,
+        *,
+        command_id: uuid.UUID | None = None,
+        grant_id: uuid.UUID | None = None,
+    ) -> bool:
+        """Pulse ``number`` (once more if needed) until its door is seen open.
+
+        ``lock`` (held by the caller) is released when the last pulse has ended, possibly
+        after this returns.
+
+        Returns:
+            True once the door is seen open; False if it stayed shut after every attempt.
+
+        Raises:
+            HardwareError: a pulse failed (nothing holds the latch open).
+        """
         pulse: asyncio.Task[None] | None = None
         try:
             for attempt in range(1, UNLOCK_ATTEMPTS + 1):
                 if pulse is not None:
                     await _settled(pulse)  # never two pulses of one coil at once
                 # Announce the release before the pulse: a spring-loaded door is seen open
-                # while the coil is still energised, and must count as opened by this command.
-                waiter = self._compartments.release(number, command_id)
+                # while the coil is still energised, and must count as opened by this cause.
+                waiter = self._compartments.release(number, command_id, grant_id=grant_id)
                 # Recorded before energising so the event sequence reads pulse → opened.
                 self._outbox.append(
                     LockPulsed(
-                        compartment=number, command_id=command_id, pulse_ms=self._pulse_ms.get(number, 0)
+                        compartment=number,
+                        command_id=command_id,
+                        grant_id=grant_id,
+                        pulse_ms=self._pulse_ms.get(number, 0),
                     )
                 )
                 pulse = asyncio.create_task(self._hw.pulse(number), name=f"docbox-pulse-{number}")
@@ -242,13 +326,13 @@ class Executor:
                 pulse.add_done_callback(self._pulses.discard)
                 try:
                     await self._confirmed(pulse, waiter)
-                except UnknownCompartment as exc:
+                except UnknownCompartment:
                     self._compartments.relock(number, waiter)
-                    raise _Rejected(RejectReason.UNKNOWN_COMPARTMENT, str(exc), command_id, number) from exc
+                    raise
                 except HardwareError as exc:
                     self._compartments.relock(number, waiter)
                     log.error("compartment %d: pulse failed: %s", number, exc)
-                    raise _Rejected(RejectReason.HARDWARE_ERROR, str(exc), command_id, number) from exc
+                    raise
                 except TimeoutError:
                     self._compartments.relock(number, waiter)
                     log.warning(
@@ -264,18 +348,91 @@ class Executor:
                     pulse.cancel()
                     self._compartments.relock(number, waiter)
                     raise
-                # The reply may go out while the coil is still energised; the compartment
+                # The caller may answer while the coil is still energised; the compartment
                 # stays busy until the pulse has ended (see finally).
-                return self._finish(command_id, number, CommandOutcome.OPENED)
+                return True
         finally:
             if pulse is None or pulse.done():
                 _release(lock, pulse)
             else:
                 pulse.add_done_callback(lambda task: _release(lock, task))
-        detail = f"door did not open after {UNLOCK_ATTEMPTS} pulses"
-        reply = self._finish(command_id, number, CommandOutcome.JAMMED, detail=detail)
-        self._compartments.jammed(number, detail)
-        return reply
+        return False
+
+    # ------------------------------------------------------------------ pickup grants
+
+    def _apply_grants(self, command_id: uuid.UUID, body: GrantsAction | RevokeGrantsAction) -> CommandReply:
+        if self._grants is None:
+            raise _Rejected(RejectReason.MALFORMED, "this agent keeps no pickup grants", command_id)
+        try:
+            if isinstance(body, GrantsAction):
+                applied = self._grants.apply(body)
+                detail = (
+                    f"{applied.installed} installed, {applied.kept_used} already used,"
+                    f" {applied.removed} removed"
+                )
+            else:
+                detail = f"{self._grants.revoke(body.grant_ids)} revoked"
+        except StoreError as exc:
+            log.error("cannot store pickup grants: %s", exc)
+            raise _Rejected(RejectReason.HARDWARE_ERROR, f"grant store: {exc}", command_id) from exc
+        log.info("grants command %s: %s", command_id, detail)
+        return self._finish(command_id, None, CommandOutcome.DONE, detail=detail)
+
+    async def open_for_grant(self, grant_id: uuid.UUID) -> GrantOpening:
+        """Open the compartment of a pickup grant whose sign-in the kiosk verified.
+
+        The one grant-based path to the coils. The grant is checked again from the store
+        (unused, valid now, its compartment usable and shut), then claimed — committed before
+        the pulse, so it opens at most once, also across restarts — and the door is pulsed
+        and confirmed by its sensor exactly like a command (one retry, then ``jammed``,
+        which marks the compartment defective until a confirmed opening clears it).
+        """
+        grants = self._grants
+        grant = grants.get(grant_id) if grants is not None else None
+        if grants is None or grant is None:
+            return GrantOpening(CommandOutcome.REJECTED, refusal=GrantRefusal.UNKNOWN_GRANT)
+        number = grant.compartment
+        refusal = self._grant_refusal(number)
+        if refusal is not None:
+            return GrantOpening(CommandOutcome.REJECTED, number, refusal)
+        lock = self._locks.setdefault(number, asyncio.Lock())
+        await lock.acquire()
+        try:
+            # Checked (again) under the compartment's lock: it may have waited for a command.
+            current = grants.get(grant_id)
+            refusal = self._grant_refusal(number)
+            if current is None:
+                refusal = GrantRefusal.UNKNOWN_GRANT
+            elif not current.usable:
+                refusal = GrantRefusal.ALREADY_USED
+            elif not current.valid_at(self._clock()):
+                refusal = GrantRefusal.NOT_VALID_NOW
+            elif refusal is None and self._hw.door_is_open(number):
+                refusal = GrantRefusal.DOOR_ALREADY_OPEN
+            if refusal is None and not grants.claim(grant_id, self._clock()):
+                refusal = GrantRefusal.ALREADY_USED
+        except BaseException:
+            lock.release()
+            raise
+        if refusal is not None:
+            lock.release()
+            return GrantOpening(CommandOutcome.REJECTED, number, refusal)
+        try:
+            opened = await self._pulse_until_open(number, lock, grant_id=grant_id)
+        except HardwareError:
+            return GrantOpening(CommandOutcome.REJECTED, number, GrantRefusal.HARDWARE_ERROR)
+        if opened:
+            grants.mark_opened(grant_id, self._clock())
+            return GrantOpening(CommandOutcome.OPENED, number)
+        self._compartments.jammed(number, f"door did not open after {UNLOCK_ATTEMPTS} pulses (pickup)")
+        return GrantOpening(CommandOutcome.JAMMED, number)
+
+    def _grant_refusal(self, number: int) -> GrantRefusal | None:
+        if number not in self._compartments or number not in self._hw.compartments:
+            return GrantRefusal.UNKNOWN_COMPARTMENT
+        if AlarmKind.JAMMED in self._compartments.alarms(number):
+            return GrantRefusal.DEFECTIVE
+        return None
 
     async def _confirmed(self, pulse: asyncio.Task[None], opened: asyncio.Future[None]) -> None:
         """Wait until the door is seen open, ``unlock_confirm_s`` from the start of the pulse.

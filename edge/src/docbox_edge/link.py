@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from docbox_protocol.messages import (
     BoxState,
     BoxStatus,
     CommandReply,
+    KioskRequest,
     StateSnapshot,
     Telemetry,
     utcnow,
@@ -45,6 +47,7 @@ from docbox_protocol.topics import Channel, topic
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[bytes], Awaitable[CommandReply]]
+AnswerHandler = Callable[[bytes], None]
 TelemetrySource = Callable[[], Telemetry]
 
 
@@ -55,6 +58,9 @@ class LinkSettings:
     Attributes:
         host: Broker host name or address.
         port: Broker port.
+        tls_context: TLS context of the connection (None: plain TCP); ``host`` must be a
+            name in the broker's certificate. Handshake failures are OSErrors and are
+            retried like any other connection failure.
         keepalive_s: MQTT keepalive; a dead connection is noticed after about 1.5 times this.
         publish_window: Event publishes in flight at once (awaiting PUBACK).
         publish_timeout_s: How long a PUBACK may take before the connection is dropped.
@@ -66,6 +72,7 @@ class LinkSettings:
 
     host: str
     port: int = 1883
+    tls_context: ssl.SSLContext | None = None
     keepalive_s: int = 15
     publish_window: int = 128
     publish_timeout_s: float = 10.0
@@ -86,6 +93,7 @@ class Link:
         compartments: Compartments,
         on_command: CommandHandler,
         telemetry: TelemetrySource,
+        on_answer: AnswerHandler | None = None,
     ) -> None:
         """Wire the link.
 
@@ -96,12 +104,15 @@ class Link:
             compartments: source of state snapshots.
             on_command: verifies and executes one command payload, returns the reply.
             telemetry: builds the current telemetry sample.
+            on_answer: takes the cloud's kiosk answers (the answers topic is subscribed
+                only if given).
         """
         self._settings = settings
         self._outbox = outbox
         self._compartments = compartments
         self._on_command = on_command
         self._telemetry = telemetry
+        self._on_answer = on_answer
         box_id = outbox.box_id
         self._box_id = box_id
         self._topics = {channel: topic(box_id, channel) for channel in Channel}
@@ -111,6 +122,9 @@ class Link:
         self._ack_flush_scheduled = False
         #: Set while connected and subscribed; cleared when the connection is lost.
         self.connected = asyncio.Event()
+        #: The opposite of :attr:`connected` (set until the first connection and after each loss).
+        self.disconnected = asyncio.Event()
+        self.disconnected.set()
         #: Number of connections established so far (tests wait for a reconnect with it).
         self.connections = 0
 
@@ -197,6 +211,17 @@ class Link:
         )
         await client.publish(self._topics[Channel.STATE], encode(snapshot), qos=1, retain=True)
 
+    async def publish_request(self, request: KioskRequest) -> None:
+        """Publish a kiosk request (QoS 1, not via the outbox: it is only useful online).
+
+        Raises:
+            aiomqtt.MqttError: if not connected or the broker did not acknowledge it.
+        """
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise aiomqtt.MqttError("not connected")
+        await client.publish(self._topics[Channel.REQUESTS], encode(request), qos=1)
+
     async def answer_snapshot_request(self, request_id: UUID) -> None:
         """Publish a snapshot for a snapshot command; a failure is logged (the cloud asks again)."""
         try:
@@ -222,6 +247,7 @@ class Link:
             s.host,
             s.port,
             identifier=self._box_id,
+            tls_context=s.tls_context,
             # A persistent session keeps our subscription (and commands sent meanwhile,
             # which expire anyway) across reconnects. MQTT 3.1.1: the demo broker has no 5.
             clean_session=False,
@@ -243,6 +269,7 @@ class Link:
                 _reraise_swallowed_cancel()
                 self.connections += 1
                 self.connected.set()
+                self.disconnected.clear()
                 log.info("connected to %s:%d as %s, session %d", s.host, s.port, self._box_id, session)
                 await _first_failure(self._drain(client), self._receive(client), self._send_telemetry(client))
             except asyncio.CancelledError:
@@ -252,6 +279,7 @@ class Link:
                 raise
             finally:
                 self.connected.clear()
+                self.disconnected.set()
                 self._client = None
                 self._flush_acks()
 
@@ -267,6 +295,8 @@ class Link:
         # Subscribe first: whoever sees "online" may send a command at once, and it must
         # not arrive before the subscription exists (on a first, session-less connect).
         await client.subscribe(self._topics[Channel.COMMANDS], qos=1)
+        if self._on_answer is not None:
+            await client.subscribe(self._topics[Channel.ANSWERS], qos=1)
         await client.publish(self._topics[Channel.STATUS], encode(birth), qos=1, retain=True)
         await self.publish_snapshot("birth")
 
@@ -332,8 +362,10 @@ class Link:
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         commands_topic = self._topics[Channel.COMMANDS]
+        answers_topic = self._topics[Channel.ANSWERS]
         async for message in client.messages:
-            if message.topic.value != commands_topic:
+            is_answer = message.topic.value == answers_topic and self._on_answer is not None
+            if message.topic.value != commands_topic and not is_answer:
                 log.warning("message on unexpected topic %s ignored", message.topic.value[:200])
                 continue
             payload = message.payload
@@ -343,6 +375,12 @@ class Link:
                 data = bytes(payload)
             else:
                 data = b"" if payload is None else str(payload).encode()
+            if is_answer and self._on_answer is not None:
+                try:
+                    self._on_answer(data)
+                except Exception:
+                    log.exception("kiosk answer handler failed")
+                continue
             task = asyncio.create_task(self._command(data), name="docbox-command")
             self._command_tasks.add(task)
             task.add_done_callback(self._command_tasks.discard)

@@ -1,11 +1,12 @@
 """docbox protocol: the contract between the edge agent and the cloud.
 
 Topics (:mod:`.topics`), one message model per topic (:mod:`.messages`), encoding with
-precise errors (:mod:`.codec`), and Ed25519 command signing (:mod:`.signing`).
+precise errors (:mod:`.codec`), Ed25519 command signing (:mod:`.signing`), and TLS client
+contexts from provisioned files (:mod:`.tls`).
 """
 
 from docbox_protocol.codec import decode, encode
-from docbox_protocol.errors import MessageError, ProtocolError, SignatureError, TopicError
+from docbox_protocol.errors import MessageError, ProtocolError, SignatureError, TlsError, TopicError
 from docbox_protocol.messages import SCHEMA_VERSION
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "MessageError",
     "ProtocolError",
     "SignatureError",
+    "TlsError",
     "TopicError",
     "decode",
     "encode",

@@ -18,3 +18,7 @@ class MessageError(ProtocolError):
 
 class SignatureError(ProtocolError):
     """A signed command whose signature, key or encoding does not verify."""
+
+
+class TlsError(ProtocolError):
+    """TLS files (CA, certificate, private key) that cannot be loaded; the message names the file."""

@@ -364,7 +364,21 @@ class LoadRequest(BaseModel):
     document_code: str = Field(min_length=1, max_length=64, description="Barcode or case number")
 
 
-RequestBody = Annotated[LoadRequest, Field(discriminator="kind")]
+class RetrieveRequest(BaseModel):
+    """Staff at the kiosk want to take a document out (holding period over, or cancelled).
+
+    Without ``document_code`` the cloud picks the next compartment of this box flagged for
+    retrieval, so staff can empty many in a row.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["retrieve"] = "retrieve"
+    staff_id: str = Field(min_length=1, max_length=64)
+    staff_pin: str = Field(pattern=r"^[0-9]{4,12}$", description="Checked by the cloud; never logged")
+    document_code: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+RequestBody = Annotated[LoadRequest | RetrieveRequest, Field(discriminator="kind")]
 
 
 class KioskRequest(Message):

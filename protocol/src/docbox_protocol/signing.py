@@ -39,8 +39,16 @@ def b64e(data: bytes) -> str:
 
 
 def b64d(text: str) -> bytes:
-    """Decode unpadded base64url; raises ``binascii.Error`` or ``ValueError`` on bad input."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode canonical unpadded base64url; raises ``binascii.Error`` or ``ValueError`` otherwise.
+
+    Only the canonical spelling is accepted: several texts can decode to the same bytes (the
+    unused low bits of the last character are ignored by the decoder), and a signed envelope
+    should have exactly one valid form (found by fuzzing the command topic).
+    """
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64e(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -33,7 +33,9 @@ EMAIL = Notification(
     text="Dear Anna Schmidt, PIN 123456",
     kind="appointment.confirmation",
 )
-SMS = Notification(channel="sms", to="+4915112345678", subject="PIN", text="Your PIN is 123456", kind="pickup.pin")
+SMS = Notification(
+    channel="sms", to="+4915112345678", subject="PIN", text="Your PIN is 123456", kind="pickup.pin"
+)
 
 
 def test_notify_mask_recipient_hides_most_of_it() -> None:
@@ -97,7 +99,9 @@ async def test_notify_sms_unreachable_gateway_is_a_notification_error() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    notifier = HttpSmsNotifier("https://sms.example.test/send", SecretStr("t"), transport=httpx.MockTransport(refuse))
+    notifier = HttpSmsNotifier(
+        "https://sms.example.test/send", SecretStr("t"), transport=httpx.MockTransport(refuse)
+    )
     with pytest.raises(NotificationError, match="ConnectError"):
         await notifier.send(SMS)
 
@@ -152,7 +156,7 @@ async def test_notify_routing_dispatches_by_channel() -> None:
 
 
 def _settings(**values: Any) -> CloudSettings:
-    return CloudSettings(_env_file=None, api_token="t", **values)  # type: ignore[call-arg]
+    return CloudSettings(_env_file=None, api_token="t", **values)
 
 
 def test_notify_factory_defaults_to_console() -> None:
@@ -162,7 +166,9 @@ def test_notify_factory_defaults_to_console() -> None:
 async def test_notify_factory_routes_configured_channels() -> None:
     transport, requests = _recording_transport()
     notifier = notifier_from_settings(
-        _settings(notify_smtp_host="mail.test", notify_sms_url="https://sms.test/send", notify_sms_token="tok"),
+        _settings(
+            notify_smtp_host="mail.test", notify_sms_url="https://sms.test/send", notify_sms_token="tok"
+        ),
         transport=transport,
     )
     assert isinstance(notifier, RoutingNotifier)

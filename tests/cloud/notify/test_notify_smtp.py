@@ -27,7 +27,7 @@ class _Inbox:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
@@ -37,7 +37,8 @@ class _Inbox:
 
 def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"docbox" and auth_data.password == b"pw"
-    return AuthResult(success=ok)
+    # handled=False: let aiosmtpd answer a failure with 535 (handled=True would send nothing).
+    return AuthResult(success=ok, handled=False)
 
 
 @pytest.fixture

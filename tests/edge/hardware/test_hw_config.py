@@ -156,7 +156,10 @@ def test_pulses_longer_than_the_hard_cap_are_refused_and_located() -> None:
     ("change", "expected"),
     [
         ({"box_id": "Box_1"}, "box_id: String should match pattern"),
-        ({"boards": [{"kind": "kerong", "id": "main"}]}, "does not match any of the expected tags: 'gpio'"),
+        (
+            {"boards": [{"kind": "relay", "id": "main"}]},
+            "does not match any of the expected tags: 'gpio', 'mcp23017', 'kerong'",
+        ),
         ({"colour": "red"}, "colour: Extra inputs are not permitted"),
         ({"compartments": []}, "compartments: Tuple should have at least 1 item"),
     ],

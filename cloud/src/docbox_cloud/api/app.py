@@ -11,10 +11,17 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 
 from docbox_cloud.api.errors import install_error_handlers
-from docbox_cloud.api.routes import boxes, health
+from docbox_cloud.api.routes import alarms as alarm_routes
+from docbox_cloud.api.routes import boxes, documents, health, pickup
+from docbox_cloud.api.routes.documents import install_pickup_error_handler
+from docbox_cloud.appointments.install import appointments_running, install_appointments
 from docbox_cloud.bridge import MqttBridge
 from docbox_cloud.db import create_engine, session_factory
+from docbox_cloud.metrics import install_metrics
 from docbox_cloud.migrate import migrate_async
+from docbox_cloud.monitoring import Monitoring
+from docbox_cloud.pages.staff import routes as staff_pages
+from docbox_cloud.pickup.runtime import PickupRuntime
 from docbox_cloud.settings import CloudSettings
 
 log = logging.getLogger(__name__)
@@ -47,18 +54,36 @@ def create_app(settings: CloudSettings, *, bridge: MqttBridge | None = None) -> 
         engine = create_engine(settings.database_url)
         app.state.sessions = session_factory(engine)
         app.state.bridge = bridge
+        # Telemetry and alarms; the bridge hands them what it stored (docbox_cloud.observers).
+        monitoring = Monitoring(settings, app.state.sessions)
+        await monitoring.start()
+        app.state.monitoring = monitoring
+        app.state.alarms, app.state.telemetry = monitoring.alarms, monitoring.writer
+        # The pickup box domain (docbox_cloud.pickup): an ingest observer and the kiosk requests.
+        pickup_runtime = PickupRuntime(settings, app.state.sessions)
+        app.state.pickup = pickup_runtime.service
         task: asyncio.Task[None] | None = None
         if bridge is None and settings.mqtt_url:
-            app.state.bridge = MqttBridge(settings, app.state.sessions)
+            app.state.bridge = MqttBridge(
+                settings,
+                app.state.sessions,
+                observers=[*monitoring.observers, pickup_runtime.service],
+                request_handler=pickup_runtime.service.handle_request,
+            )
             task = asyncio.create_task(app.state.bridge.run(), name="docbox-mqtt-bridge")
             task.add_done_callback(_report_crash)
+        pickup_runtime.service.bridge = app.state.bridge
+        pickup_runtime.start()
         try:
-            yield
+            async with appointments_running(app):
+                yield
         finally:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await pickup_runtime.aclose()
+            await monitoring.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -70,8 +95,16 @@ def create_app(settings: CloudSettings, *, bridge: MqttBridge | None = None) -> 
     app.state.settings = settings
     app.state.bridge = bridge
     install_error_handlers(app)
+    install_pickup_error_handler(app)
+    staff_pages.install_staff_pages(app)
     app.include_router(boxes.router)
     app.include_router(health.router)
+    app.include_router(documents.router)
+    app.include_router(pickup.router)
+    app.include_router(staff_pages.router)
+    app.include_router(alarm_routes.router)
+    install_metrics(app)
+    install_appointments(app, settings)
     return app
 
 

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from docbox_cloud.alarms.store import AlarmNotResolvableError, UnknownAlarmError
 from docbox_cloud.api.schemas import ErrorResponse
 from docbox_cloud.errors import (
     AuthenticationError,
@@ -36,6 +37,8 @@ STATUS_BY_ERROR: list[tuple[type[CloudError], int, str]] = [
     (CommandFailedError, 502, "command_failed"),
     (CommandTimeoutError, 504, "command_timeout"),
     (BridgeUnavailableError, 503, "mqtt_unavailable"),
+    (UnknownAlarmError, 404, "unknown_alarm"),
+    (AlarmNotResolvableError, 409, "alarm_not_resolvable"),
     (StorageError, 503, "database_unavailable"),
 ]
 

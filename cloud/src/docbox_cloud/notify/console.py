@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from docbox_cloud.notify.base import Notification
 from docbox_cloud.notify.masking import mask_recipient
@@ -23,6 +25,7 @@ class ConsoleNotifier:
 
     def __init__(self, keep: int = 100) -> None:
         self._sent: deque[Notification] = deque(maxlen=keep)
+        self._changed = asyncio.Condition()
 
     @property
     def sent(self) -> list[Notification]:
@@ -31,7 +34,9 @@ class ConsoleNotifier:
 
     async def send(self, notification: Notification) -> None:
         """Log and keep ``notification``."""
-        self._sent.append(notification)
+        async with self._changed:
+            self._sent.append(notification)
+            self._changed.notify_all()
         log.info(
             "notification %s via %s to %s: %s (%d attachment(s))",
             notification.kind,
@@ -40,3 +45,21 @@ class ConsoleNotifier:
             notification.subject,
             len(notification.attachments),
         )
+
+    async def wait_for(
+        self, predicate: Callable[[Notification], bool], within_s: float = 10.0
+    ) -> Notification:
+        """Wait until a kept notification matches ``predicate`` and return the latest such one.
+
+        Raises:
+            TimeoutError: if none arrives within ``within_s`` seconds.
+        """
+
+        def latest() -> Notification | None:
+            return next((n for n in reversed(self._sent) if predicate(n)), None)
+
+        async with asyncio.timeout(within_s), self._changed:
+            await self._changed.wait_for(lambda: latest() is not None)
+        found = latest()
+        assert found is not None
+        return found

@@ -48,5 +48,7 @@ def notifier_from_settings(
     if settings.notify_sms_url is not None:
         if settings.notify_sms_token is None:
             raise ConfigError("notify_sms_url is set: notify_sms_token is required")
-        routes["sms"] = HttpSmsNotifier(settings.notify_sms_url, settings.notify_sms_token, transport=transport)
+        routes["sms"] = HttpSmsNotifier(
+            settings.notify_sms_url, settings.notify_sms_token, transport=transport
+        )
     return RoutingNotifier(routes, fallback=console)

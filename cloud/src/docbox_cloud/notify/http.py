@@ -88,7 +88,11 @@ class HttpSmsNotifier:
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
         async with httpx.AsyncClient(transport=self._transport, timeout=self._timeout_s) as client:
             await _post(
-                client, self._url, body, headers, f"SMS {notification.kind} to {mask_recipient(notification.to)}"
+                client,
+                self._url,
+                body,
+                headers,
+                f"SMS {notification.kind} to {mask_recipient(notification.to)}",
             )
 
 

@@ -6,9 +6,9 @@ import asyncio
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from typing import Literal
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Literal
 
 from pydantic import SecretStr
 
@@ -52,7 +52,6 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
     message["Subject"] = notification.subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message["Content-Language"] = notification.language
     message.set_content(notification.text)
     for attachment in notification.attachments:
         main, _, rest = attachment.content_type.partition("/")
@@ -64,6 +63,8 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
             filename=attachment.filename,
             params=dict(param.split("=", 1) for param in params if "=" in param),
         )
+    # After set_content/add_attachment: both rewrite the Content-* headers of the top part.
+    message["Content-Language"] = notification.language
     return message
 
 

@@ -11,9 +11,17 @@ from typing import Any, Final
 
 from gpiozero.pins import Factory
 
-from docbox_edge.boxconfig import BoxConfig, GpioBoardConfig
-from docbox_edge.hardware.errors import ConfigError, UnknownCompartment
+from docbox_edge.boxconfig import (
+    BoardConfig,
+    BoxConfig,
+    GpioBoardConfig,
+    KerongBoardConfig,
+    Mcp23017BoardConfig,
+)
+from docbox_edge.hardware.errors import ConfigError, HardwareError, UnknownCompartment
 from docbox_edge.hardware.gpio import GpioLockBoard
+from docbox_edge.hardware.kerong import KerongBus, KerongLockBoard
+from docbox_edge.hardware.kerong_codec import KerongModel
 from docbox_edge.hardware.lockboard import (
     ChannelChange,
     ChannelSignal,
@@ -22,6 +30,7 @@ from docbox_edge.hardware.lockboard import (
     DoorSignal,
     LockBoard,
 )
+from docbox_edge.hardware.mcp23017 import Mcp23017Factory, SMBusLike
 from docbox_edge.hardware.pinfactories import open_pin_factory
 
 log = logging.getLogger(__name__)
@@ -103,6 +112,12 @@ class BoxHardware:
         board, channel = self._board_channel(compartment)
         return board.coil_is_on(channel)
 
+    @property
+    def bus_errors(self) -> int:
+        """Failed bus transfers (I²C, RS-485) since start, summed over boards and chips."""
+        parts = [*self.boards.values(), *self._pin_factories]
+        return sum(int(getattr(part, "bus_errors", 0)) for part in parts)
+
     async def signals(self) -> AsyncIterator[DoorSignal]:
         """Door changes and flapping reports of all compartments, in order, until `close()`.
 
@@ -176,7 +191,13 @@ class BoxHardware:
             raise first_error
 
 
-def build_hardware(config: BoxConfig, pin_factory: Factory | None = None) -> BoxHardware:
+def build_hardware(
+    config: BoxConfig,
+    pin_factory: Factory | None = None,
+    *,
+    i2c_buses: Mapping[int, SMBusLike] | None = None,
+    serial_ports: Mapping[str, str] | None = None,
+) -> BoxHardware:
     """Construct the box's lock boards from its configuration.
 
     Args:
@@ -185,43 +206,131 @@ def build_hardware(config: BoxConfig, pin_factory: Factory | None = None) -> Box
             `ExtendedMockFactory` in tests and demos). None: each board uses the factory its
             configuration names ("simulated" creates an `ExtendedMockFactory`), or gpiozero's
             default, which on a Raspberry Pi drives the real pins.
+        i2c_buses: I²C bus number -> bus object to use instead of opening
+            `smbus2.SMBus(number)` (simulated buses; the caller closes them).
+        serial_ports: Configured serial port -> device to open instead (e.g. the
+            pseudo-terminal of a simulated RS-485 line).
 
     Raises:
         ConfigError: A pin does not exist on the factory's header, or is used twice.
         PinFactoryUnavailable: A configured pin factory cannot be loaded here.
-        HardwareError: The pins could not be set up for another reason.
+        BusError: An I²C expander does not answer.
+        HardwareError: A bus cannot be opened, or the pins could not be set up.
     """
-    boards: dict[str, GpioLockBoard] = {}
-    factories: dict[str | None, Any] = {}
-    owned: list[Any] = []
+    builder = _Builder(config, pin_factory, i2c_buses or {}, serial_ports or {})
     try:
         for board_config in config.boards:
-            factory = pin_factory
-            if factory is None:
-                factory = _factory_for(board_config, factories, owned)
-            boards[board_config.id] = _build_gpio_board(config, board_config, factory)
+            builder.add(board_config)
     except BaseException:
-        for board in boards.values():
-            board.close_now()
-        for factory in owned:
-            factory.close()
+        builder.abort()
         raise
-    return BoxHardware(config, boards, pin_factories=owned)
+    return BoxHardware(config, builder.boards, pin_factories=builder.resources())
 
 
-def _factory_for(board: GpioBoardConfig, cache: dict[str | None, Any], owned: list[Any]) -> Any:
-    # Boards naming the same factory share it: they sit on the same header.
-    if board.pin_factory not in cache:
-        cache[board.pin_factory] = open_pin_factory(board.pin_factory)
-        if board.pin_factory is not None:  # gpiozero's global default is not ours to close
-            owned.append(cache[board.pin_factory])
-    return cache[board.pin_factory]
+class _Builder:
+    """Creates boards, and the factories and buses they share, in configuration order."""
+
+    def __init__(
+        self,
+        config: BoxConfig,
+        pin_factory: Factory | None,
+        i2c_buses: Mapping[int, SMBusLike],
+        serial_ports: Mapping[str, str],
+    ) -> None:
+        self.config = config
+        self.pin_factory = pin_factory
+        self.given_i2c = i2c_buses
+        self.serial_ports = serial_ports
+        self.boards: dict[str, LockBoard] = {}
+        self.gpio_factories: dict[str | None, Any] = {}
+        self.owned_gpio: list[Any] = []
+        self.mcp_factories: list[Mcp23017Factory] = []
+        self.i2c: dict[int, SMBusLike] = {}
+        self.owned_i2c: list[Any] = []
+        self.rs485: dict[str, KerongBus] = {}
+
+    def add(self, board: BoardConfig) -> None:
+        if isinstance(board, GpioBoardConfig):
+            factory = self.pin_factory if self.pin_factory is not None else self._gpio_factory(board)
+            self.boards[board.id] = _gpio_board(self.config, board, factory)
+        elif isinstance(board, Mcp23017BoardConfig):
+            chip = Mcp23017Factory(
+                self._i2c_bus(board.bus),
+                board.address,
+                poll_interval_s=board.poll_interval_ms / 1000,
+                label=f"{board.id} (mcp23017 {board.address:#04x} on i2c-{board.bus})",
+            )
+            self.mcp_factories.append(chip)
+            self.boards[board.id] = _gpio_board(self.config, board, chip)
+        else:
+            self.boards[board.id] = self._kerong_board(board)
+
+    def resources(self) -> list[Any]:
+        """What `BoxHardware.close()` closes after the boards, in this order."""
+        return [*self.owned_gpio, *self.mcp_factories, *self.owned_i2c, *self.rs485.values()]
+
+    def abort(self) -> None:
+        for board in self.boards.values():
+            if isinstance(board, GpioLockBoard | KerongLockBoard):
+                board.close_now()
+        for resource in self.resources():
+            try:
+                resource.close()
+            except Exception:
+                log.exception("could not close %r after a failed build", resource)
+
+    def _gpio_factory(self, board: GpioBoardConfig) -> Any:
+        # Boards naming the same factory share it: they sit on the same header.
+        if board.pin_factory not in self.gpio_factories:
+            self.gpio_factories[board.pin_factory] = open_pin_factory(board.pin_factory)
+            if board.pin_factory is not None:  # gpiozero's global default is not ours to close
+                self.owned_gpio.append(self.gpio_factories[board.pin_factory])
+        return self.gpio_factories[board.pin_factory]
+
+    def _i2c_bus(self, number: int) -> SMBusLike:
+        # Chips on one bus share one bus object, and with it the kernel device.
+        if number in self.given_i2c:
+            return self.given_i2c[number]
+        if number not in self.i2c:
+            from smbus2 import SMBus  # only boxes with expanders need the I²C device
+
+            try:
+                bus = SMBus(number)
+            except OSError as exc:
+                raise HardwareError(
+                    f"cannot open I²C bus {number} (/dev/i2c-{number}; is I²C enabled?): {exc}"
+                ) from exc
+            self.i2c[number] = bus
+            self.owned_i2c.append(bus)
+        return self.i2c[number]
+
+    def _kerong_board(self, board: KerongBoardConfig) -> KerongLockBoard:
+        bus = self.rs485.get(board.port)
+        if bus is None:
+            bus = KerongBus(self.serial_ports.get(board.port, board.port), baudrate=board.baudrate)
+            self.rs485[board.port] = bus
+            bus.open()
+        defaults = self.config.defaults
+        return KerongLockBoard(
+            board.id,
+            bus,
+            model=KerongModel(board.model),
+            address=board.address,
+            channels=[c.board_channel for c in self.config.compartments_on(board.id)],
+            debounce_s=defaults.debounce_ms / 1000,
+            flapping_changes=defaults.flapping_changes,
+            flapping_window_s=defaults.flapping_window_ms / 1000,
+            poll_interval_s=board.poll_interval_ms / 1000,
+            reply_timeout_s=board.reply_timeout_ms / 1000,
+        )
 
 
-def _build_gpio_board(config: BoxConfig, board: GpioBoardConfig, factory: Any) -> GpioLockBoard:
+def _gpio_board(
+    config: BoxConfig, board: GpioBoardConfig | Mcp23017BoardConfig, factory: Any
+) -> GpioLockBoard:
     channels = {}
     for c in config.compartments_on(board.id):
-        # BoxConfig guarantees both pins for compartments on gpio boards.
+        # BoxConfig guarantees both pins for compartments on gpio and mcp23017 boards.
         assert c.lock_pin is not None
         assert c.door_pin is not None
         channels[c.board_channel] = (c.lock_pin, c.door_pin)

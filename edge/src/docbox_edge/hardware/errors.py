@@ -46,3 +46,10 @@ class BoardNotRunning(HardwareError):
 
 class PinFactoryUnavailable(HardwareError):
     """The gpiozero pin factory named in the configuration cannot be loaded on this machine."""
+
+
+class BusError(HardwareError):
+    """A transfer on a board bus (I²C, RS-485) failed: no answer, a garbled answer, a dead port.
+
+    Boards count these (`bus_errors`) and keep polling; a failed unlock raises it to the caller.
+    """

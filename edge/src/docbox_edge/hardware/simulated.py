@@ -1,7 +1,9 @@
-"""A physically behaving box on mock pins, for demos and end-to-end tests.
+"""A physically behaving box on simulated pins, for demos and end-to-end tests.
 
-`SimulatedBox` sits on the *other* side of the pins that `GpioLockBoard` drives, so the real
-driver code runs unchanged:
+`SimulatedBox` sits on the *other* side of the pins that the lock boards drive, so the real
+driver code runs unchanged: gpiozero mock pins for GPIO boards, and the `VirtualPin`s of
+simulated expander chips and RS-485 controller boards for the other kinds (see
+`docbox_edge.hardware.simulation`, which wires a whole mixed box):
 
 - per compartment a spring latch: energising the coil releases it (unless jammed); the door
   can be opened only while released; shutting the door latches it again;
@@ -19,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from docbox_edge.boxconfig import BoxConfig
+from docbox_edge.boxconfig import BoxConfig, CompartmentConfig, GpioBoardConfig
 from docbox_edge.hardware.errors import UnknownCompartment
-from docbox_edge.hardware.mockpins import PinObserver, SimulatedPin
+from docbox_edge.hardware.mockpins import SimulatedPin
+from docbox_edge.hardware.simpins import SimLock, SimPin, SimPinObserver, SimulatedLocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,8 @@ class AutoPerson:
 @dataclass(slots=True)
 class _Compartment:
     number: int
-    coil_pin: SimulatedPin
-    sensor_pin: SimulatedPin
+    coil_pin: SimPin
+    sensor_pin: SimPin
     coil_on_level: bool
     sensor_open_level: bool
     is_open: bool = False
@@ -67,18 +70,26 @@ class SimulatedBox:
     door is shut and latched.
 
     Args:
-        config: The box configuration the hardware was built from (gpio boards).
-        factory: The `ExtendedMockFactory` the hardware was built on.
+        config: The box configuration the hardware was built from.
+        factory: The `ExtendedMockFactory` the GPIO boards were built on (needed only if
+            the configuration has GPIO boards).
+        boards: Simulated boards of the other kinds, by board id; they hand out the pins
+            of their locks (see `docbox_edge.hardware.simpins.SimulatedLocks`).
         relatch_after_s: If set, a released latch springs back after this long when the
             door was not opened; None keeps it released until the door is opened and shut.
         loop: Event loop for timers; defaults to the running loop.
+
+    Raises:
+        ValueError: A board of the configuration is neither a GPIO board (with `factory`)
+            nor in `boards`.
     """
 
     def __init__(
         self,
         config: BoxConfig,
-        factory: Any,
+        factory: Any = None,
         *,
+        boards: Mapping[str, SimulatedLocks] | None = None,
         relatch_after_s: float | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
@@ -86,23 +97,20 @@ class SimulatedBox:
         self._loop_thread = threading.get_ident()
         self._relatch_after_s = relatch_after_s
         self._compartments: dict[int, _Compartment] = {}
-        self._observer_of: dict[int, PinObserver] = {}
+        self._observer_of: dict[int, SimPinObserver] = {}
+        simulated_boards = boards or {}
         for c in config.compartments:
-            board = config.board(c.board)
-            coil_pin = _simulated_pin(factory, c.lock_pin)
-            sensor_pin = _simulated_pin(factory, c.door_pin)
-            active_level = not board.door_pull_up  # gpiozero: pulled up means active low
-            open_level = active_level if board.door_open_when_active else not active_level
+            lock = _sim_lock(config, c, factory, simulated_boards)
             compartment = _Compartment(
                 number=c.number,
-                coil_pin=coil_pin,
-                sensor_pin=sensor_pin,
-                coil_on_level=board.lock_active_high,
-                sensor_open_level=open_level,
+                coil_pin=lock.coil,
+                sensor_pin=lock.sensor,
+                coil_on_level=lock.coil_on_level,
+                sensor_open_level=lock.sensor_open_level,
             )
             self._compartments[c.number] = compartment
-            sensor_pin.drive(compartment.sensor_level(False))
-            coil_pin.add_observer(self._coil_observer(c.number))
+            lock.sensor.drive(compartment.sensor_level(False))
+            lock.coil.add_observer(self._coil_observer(c.number))
 
     # -- people -------------------------------------------------------------------------
 
@@ -221,10 +229,11 @@ class SimulatedBox:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _coil_observer(self, number: int) -> PinObserver:
-        def observer(_pin: SimulatedPin, level: bool) -> None:
-            # Coils are switched on in the loop thread, but the coil watchdog switches them
-            # off from its own thread: hand those changes to the loop.
+    def _coil_observer(self, number: int) -> SimPinObserver:
+        def observer(_pin: Any, level: bool) -> None:
+            # Coils are switched on in the loop thread, but the coil watchdog (and the
+            # simulated controller boards) switch them from their own threads: hand those
+            # changes to the loop.
             if threading.get_ident() == self._loop_thread:
                 self._coil_changed(number, level)
                 return
@@ -290,6 +299,29 @@ class SimulatedBox:
             return self._compartments[compartment]
         except KeyError:
             raise UnknownCompartment(compartment) from None
+
+
+def _sim_lock(
+    config: BoxConfig, c: CompartmentConfig, factory: Any, boards: Mapping[str, SimulatedLocks]
+) -> SimLock:
+    simulated = boards.get(c.board)
+    if simulated is not None:
+        return simulated.lock(c.board_channel)
+    board = config.board(c.board)
+    if not isinstance(board, GpioBoardConfig):
+        raise ValueError(
+            f"compartment {c.number}: board {c.board!r} is a {board.kind} board; "
+            "pass its simulation in `boards`"
+        )
+    if factory is None:
+        raise ValueError(f"compartment {c.number}: board {c.board!r} is a gpio board; pass the pin factory")
+    active_level = not board.door_pull_up  # gpiozero: pulled up means active low
+    return SimLock(
+        coil=_simulated_pin(factory, c.lock_pin),
+        sensor=_simulated_pin(factory, c.door_pin),
+        coil_on_level=board.lock_active_high,
+        sensor_open_level=active_level if board.door_open_when_active else not active_level,
+    )
 
 
 def _simulated_pin(factory: Any, name: object) -> SimulatedPin:

@@ -1,0 +1,1 @@
+"""The reference booking page: server-rendered, eight languages, accessible."""

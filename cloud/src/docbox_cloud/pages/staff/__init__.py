@@ -1,0 +1,1 @@
+"""The staff console: document register, live box picture, actions (server-rendered, Jinja2)."""

@@ -1,0 +1,1 @@
+"""Browser tests: pages in real headless Chromium, accessibility checked with axe-core."""

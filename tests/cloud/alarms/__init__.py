@@ -1,0 +1,1 @@
+"""Alarms: store, service, API, end to end."""

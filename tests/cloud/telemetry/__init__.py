@@ -1,0 +1,1 @@
+"""Telemetry: line protocol, InfluxDB client, writer, points, bridge hook."""

@@ -1,0 +1,1 @@
+"""The production docker-compose stack."""

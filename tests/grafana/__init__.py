@@ -1,0 +1,1 @@
+"""Grafana provisioning and dashboards against a real InfluxDB."""
