@@ -35,6 +35,7 @@ class DemoProcess:
                 "--mqtt-port=0",
                 "--compartments=40",
                 "--applicant-interval=0.5",
+                "--walk-time=0.5",
                 f"--data-dir={data_dir}",
                 "--seed=7",
             ],
@@ -45,6 +46,7 @@ class DemoProcess:
         )
         self.lines: list[str] = []
         self._ready = threading.Event()
+        self._collected = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -54,6 +56,8 @@ class DemoProcess:
             self.lines.append(line)
             if "Ctrl-C stops it" in line:
                 self._ready.set()
+            if "applicant collected it from compartment" in line:
+                self._collected.set()
         self._ready.set()  # EOF: the process ended
 
     def close(self) -> None:
@@ -61,6 +65,10 @@ class DemoProcess:
         self._reader.join(timeout=10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+    def wait_collected(self, timeout_s: float) -> bool:
+        """Wait until a simulated applicant collected a document at the kiosk."""
+        return self._collected.wait(timeout_s)
 
     def wait_ready(self) -> str:
         assert self._ready.wait(READY_TIMEOUT_S), "demo did not become ready"
@@ -105,6 +113,10 @@ def test_demo_prints_urls_serves_the_box_and_stops_cleanly(demo: DemoProcess) ->
         assert opened.json()["outcome"] == "opened"
         spec = api.get("/openapi.json").json()
         assert "/api/v1/boxes/{box_id}/compartments/{number}/open" in spec["paths"]
+
+    # The simulated people run the pickup workflow end to end: staff register and load a
+    # document, the applicant gets the PIN by (simulated) SMS and collects at the kiosk.
+    assert demo.wait_collected(60), "".join(demo.lines)[-4000:]
 
     demo.proc.send_signal(signal.SIGINT)
     assert demo.proc.wait(timeout=30) == 0

@@ -152,8 +152,15 @@ async def test_register_load_notify_grant_and_audit(
 
         document = (await system.api.get(f"/api/v1/documents/{created.json()['id']}")).json()
         assert document["status"] == "loaded"
-        chain = (await system.api.get(f"/api/v1/documents/{document['id']}/audit")).json()
-        actions = [e["action"] for e in chain]
+        # "notified" is audited right after the notifier returned, which may be a moment after
+        # the test's notifier woke it up: wait for it (the API offers no event to await).
+        async with asyncio.timeout(10):
+            while True:
+                chain = (await system.api.get(f"/api/v1/documents/{document['id']}/audit")).json()
+                actions = [e["action"] for e in chain]
+                if "notified" in actions:
+                    break
+                await asyncio.sleep(0.05)
         assert actions[:2] == ["registered", "load_started"]
         assert {"opened", "shut", "loaded", "notified"} <= set(actions)
         verified = (await system.api.get("/api/v1/audit/verify")).json()

@@ -26,6 +26,10 @@ def register(root: typer.Typer) -> None:
             float,
             typer.Option("--applicant-interval", min=0.05, help="Mean seconds between simulated pickups"),
         ] = 6.0,
+        walk_time: Annotated[
+            float,
+            typer.Option("--walk-time", min=0, help="Longest time from SMS to the applicant at the box (s)"),
+        ] = 15.0,
         seed: Annotated[int | None, typer.Option("--seed", help="Seed for the simulated people")] = None,
     ) -> None:
         """Run the whole system on this machine, on embedded defaults.
@@ -63,6 +67,7 @@ def register(root: typer.Typer) -> None:
             compartments=compartments,
             data_dir=data_dir,
             applicant_interval_s=applicant_interval,
+            walk_max_s=walk_time,
             seed=seed,
         )
         try:

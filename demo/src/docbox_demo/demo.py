@@ -16,7 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from docbox_demo.people import applicants, vandal
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from docbox_cloud.notify.console import ConsoleNotifier
+from docbox_demo.people import pickups, vandal
 from docbox_demo.stack import Stack, StackOptions, running_stack
 
 log = logging.getLogger("docbox.demo")
@@ -33,6 +37,7 @@ class DemoOptions:
     compartments: int = 500
     data_dir: Path | None = None
     applicant_interval_s: float = 6.0
+    walk_max_s: float = 15.0
     vandal_interval_s: float = 90.0
     seed: int | None = None
     kiosk_port: int = 8470
@@ -59,17 +64,20 @@ async def run_demo(options: DemoOptions, on_ready: Callable[[Stack, Path], None]
         telemetry_interval_s=10.0,
         cloud_client_id="docbox-cloud-demo",
         kiosk_port=options.kiosk_port,
+        # Personal data (contact, date of birth) is encrypted at rest; the demo makes a key per run.
+        cloud_overrides={"pickup_data_key": SecretStr(Fernet.generate_key().decode())},
     )
     try:
         async with running_stack(stack_options) as stack:
             stack.box.auto_person(open_after_s=0.8, shut_after_s=4.0)
+            # The applicants' phones: SMS texts are kept in memory (and logged masked, no text).
+            phone = ConsoleNotifier(keep=500)
+            stack.app.state.pickup.notifier = phone
             numbers = [c.number for c in stack.config.compartments]
             people = [
                 asyncio.create_task(
-                    applicants(
-                        stack.api, stack.box, options.box_id, numbers, options.applicant_interval_s, rng
-                    ),
-                    name="demo-applicants",
+                    pickups(stack, phone, options.applicant_interval_s, options.walk_max_s, rng),
+                    name="demo-pickups",
                 ),
                 asyncio.create_task(
                     vandal(stack.box, numbers, options.vandal_interval_s, rng), name="demo-vandal"

@@ -26,12 +26,14 @@ def register(root: typer.Typer) -> None:
                 "--data-dir", envvar="DOCBOX_EDGE_DATA", help="Folder for the outbox and command ledger"
             ),
         ],
+        # str, not Path: typer splits a list of paths from the environment at ":", but the
+        # provisioning bundle's edge.env separates the key files with spaces.
         public_key: Annotated[
-            list[Path],
+            list[str],
             typer.Option(
                 "--public-key",
                 envvar="DOCBOX_COMMAND_KEYS",
-                help="Trusted command-signing key (PEM); repeatable",
+                help="Trusted command-signing key (PEM); repeatable; space-separated in the variable",
             ),
         ],
         config: Annotated[
@@ -147,7 +149,7 @@ def register(root: typer.Typer) -> None:
                 config=box_config,
                 broker=broker,
                 data_dir=data_dir,
-                public_keys=public_key,
+                public_keys=[Path(key) for key in public_key],
                 tls_files=tls_files,
                 bundle=bundle,
                 telemetry_interval_s=telemetry_interval,

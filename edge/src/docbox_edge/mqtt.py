@@ -1,6 +1,6 @@
 """aiomqtt, adjusted for an agent that must ride out broker restarts quietly and correctly.
 
-Two things of aiomqtt 2.5 get in the way when a connection dies with publishes in flight:
+Three things of aiomqtt 2.5 and paho 2 get in the way when a connection dies with publishes in flight:
 
 - paho registers the socket for writing from a publish while the read side is finding
   the connection dead; aiomqtt schedules ``add_writer`` for the socket's descriptor with
@@ -10,11 +10,16 @@ Two things of aiomqtt 2.5 get in the way when a connection dies with publishes i
 - paho logs "failed to receive on socket" and similar connection failures at ERROR. The
   link's reconnect loop reports them once, with context; :func:`paho_logger` passes paho's
   own messages on at INFO at most.
+- paho does not close the TLS socket when the handshake fails (a broker certificate from
+  another CA, say): every retry of the reconnect loop would leak a socket until the garbage
+  collector finds it. :class:`AgentMqttClient` closes it.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 from typing import Any, cast
 
 import aiomqtt
@@ -37,7 +42,16 @@ def paho_logger(logger: logging.Logger) -> logging.Logger:
 
 
 class AgentMqttClient(aiomqtt.Client):
-    """``aiomqtt.Client`` whose write registration tolerates a socket closed meanwhile."""
+    """``aiomqtt.Client`` whose write registration tolerates a socket closed meanwhile, and
+    whose failed TLS handshakes do not leak their socket."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Take the arguments of ``aiomqtt.Client``."""
+        super().__init__(*args, **kwargs)
+        context: ssl.SSLContext | None = kwargs.get("tls_context")
+        if context is not None and context.check_hostname:
+            # paho calls this from connect(); an instance attribute replaces its method.
+            setattr(self._client, "_ssl_wrap_socket", _HandshakeClosingOnFailure(self._client, context))  # noqa: B010
 
     def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         def on_writable() -> None:
@@ -66,3 +80,32 @@ class AgentMqttClient(aiomqtt.Client):
                 self._loop.remove_writer(fileno)
         except (OSError, ValueError):
             pass
+
+
+class _HandshakeClosingOnFailure:
+    """paho's ``_ssl_wrap_socket`` for a context that checks host names, closing on failure.
+
+    paho's own version checks the host name again itself only when the context does not,
+    so for such contexts it does exactly this, except for leaking the socket.
+    """
+
+    def __init__(self, client: paho.Client, context: ssl.SSLContext) -> None:
+        self._client = client
+        self._context = context
+
+    def __call__(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
+        client = self._client
+        try:
+            ssl_sock = self._context.wrap_socket(
+                tcp_sock, server_hostname=client.host, do_handshake_on_connect=False
+            )
+        except BaseException:
+            tcp_sock.close()
+            raise
+        try:
+            ssl_sock.settimeout(client.connect_timeout)
+            ssl_sock.do_handshake()
+        except BaseException:
+            ssl_sock.close()
+            raise
+        return ssl_sock

@@ -60,7 +60,7 @@ def create_app(settings: CloudSettings, *, bridge: MqttBridge | None = None) -> 
         app.state.monitoring = monitoring
         app.state.alarms, app.state.telemetry = monitoring.alarms, monitoring.writer
         # The pickup box domain (docbox_cloud.pickup): an ingest observer and the kiosk requests.
-        pickup_runtime = PickupRuntime(settings, app.state.sessions)
+        pickup_runtime = PickupRuntime(settings, app.state.sessions, telemetry=monitoring.writer)
         app.state.pickup = pickup_runtime.service
         task: asyncio.Task[None] | None = None
         if bridge is None and settings.mqtt_url:

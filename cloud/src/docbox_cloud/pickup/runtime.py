@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from docbox_cloud.notify import Notifier, notifier_from_settings
 from docbox_cloud.pickup import webhooks
-from docbox_cloud.pickup.service import PickupService
+from docbox_cloud.pickup.service import PickupService, PointSink
 from docbox_cloud.settings import CloudSettings
 from docbox_protocol.messages import utcnow
 
@@ -34,9 +34,12 @@ class PickupRuntime:
         sessions: async_sessionmaker[AsyncSession],
         *,
         notifier: Notifier | None = None,
+        telemetry: PointSink | None = None,
     ) -> None:
         self.settings = settings
-        self.service = PickupService(settings, sessions, notifier or notifier_from_settings(settings))
+        self.service = PickupService(
+            settings, sessions, notifier or notifier_from_settings(settings), telemetry=telemetry
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._http: httpx.AsyncClient | None = None
 

@@ -14,12 +14,12 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Insert, and_, select
+from sqlalchemy import Insert, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,6 +56,8 @@ from docbox_cloud.pickup.models import (
 from docbox_cloud.pickup.staffpins import hash_pin, verify_pin
 from docbox_cloud.pickup.texts import MessageKind, render
 from docbox_cloud.settings import CloudSettings
+from docbox_cloud.telemetry import points
+from docbox_cloud.telemetry.lineprotocol import Point
 from docbox_protocol import grants as grant_hashing
 from docbox_protocol.messages import (
     AlarmKind,
@@ -159,6 +161,15 @@ class Effects:
     commands: list[tuple[str, GrantsAction | RevokeGrantsAction]] = field(default_factory=list)
     answers: list[KioskAnswer] = field(default_factory=list)
     full_sync: set[str] = field(default_factory=set)
+    #: Telemetry points (loads, pickups, occupancy): written only for committed changes.
+    points: list[Point] = field(default_factory=list)
+
+
+class PointSink(Protocol):
+    """Where telemetry points go (:class:`docbox_cloud.telemetry.TelemetryWriter`)."""
+
+    def write(self, points: Iterable[Point]) -> None:
+        """Queue points for writing; must not block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +189,7 @@ class PickupService:
             the app may swap it.
         bridge: Sends commands and kiosk answers; attach later with :attr:`bridge`.
         clock: Source of "now" (tests pass a fixed one).
+        telemetry: Takes the ``load``, ``pickup`` and ``occupancy`` points (None: no InfluxDB).
     """
 
     def __init__(
@@ -188,12 +200,14 @@ class PickupService:
         *,
         bridge: BoxLink | None = None,
         clock: Callable[[], datetime] = utcnow,
+        telemetry: PointSink | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.notifier = notifier
         self.bridge = bridge
         self.clock = clock
+        self.telemetry = telemetry
         self._cipher: DataCipher | None = cipher_or_none(settings.pickup_data_key)
         self.counters: dict[str, int] = {}
 
@@ -772,6 +786,8 @@ class PickupService:
             (document.box_id, GrantsAction(lookup_salt=key.lookup_salt, grants=[_wire(grant)]))
         )
         self._notify(effects, document, "ready", pin=pin)
+        effects.points.append(points.load(document.box_id, document.compartment, at))
+        await self._occupancy(session, document.box_id, at, effects)
 
     async def _new_grant(
         self, session: AsyncSession, document: PickupDocument, pin: str, at: datetime
@@ -820,6 +836,7 @@ class PickupService:
         self._close(document, "returned", at)
         document.status_reason = reason
         await self._free_slot(session, box_id, number)
+        await self._occupancy(session, box_id, at, effects)
         await audit.append(
             session,
             "returned",
@@ -857,6 +874,7 @@ class PickupService:
             self._count("pickup_duplicate")
             return
         prior = document.status
+        loaded_at = document.loaded_at
         grant.state, grant.ended_at = "used", at
         await self._revoke_grants(session, document, at, effects)
         self._close(document, "collected", at)
@@ -872,6 +890,9 @@ class PickupService:
             detail={"grant_id": str(grant.grant_id), "offline": data.offline},
         )
         self._webhook(session, "collected", document, at, offline=data.offline)
+        waited_s = max(0.0, (at - loaded_at).total_seconds()) if loaded_at is not None else None
+        effects.points.append(points.pickup(box_id, data.compartment, at, waited_s=waited_s))
+        await self._occupancy(session, box_id, at, effects)
         if prior != "loaded":
             # Revoked in the cloud while the box was offline, but the applicant already took it:
             # the pickup wins (the document is physically gone); staff must know.
@@ -1094,6 +1115,22 @@ class PickupService:
         document.status, document.closed_at = status, now
         document.erase_after = now + timedelta(days=self.settings.pickup_erase_days)
 
+    async def _occupancy(self, session: AsyncSession, box_id: str, at: datetime, effects: Effects) -> None:
+        """Add the box's occupancy point as of this transaction (documents in compartments)."""
+        if self.telemetry is None:
+            return  # spare the two counting queries
+        occupied = await session.scalar(
+            select(func.count())
+            .select_from(PickupDocument)
+            .where(PickupDocument.box_id == box_id, PickupDocument.status.in_(IN_BOX))
+        )
+        total = await session.scalar(
+            select(func.count()).select_from(Compartment).where(Compartment.box_id == box_id)
+        )
+        occupied, total = occupied or 0, total or 0
+        if occupied <= total:  # else the box's compartments are not known yet: nothing to say
+            effects.points.append(points.occupancy(box_id, at, occupied=occupied, total=total))
+
     async def _free_slot(self, session: AsyncSession, box_id: str, number: int) -> None:
         slot = await session.get(PickupSlot, (box_id, number))
         if slot is not None:
@@ -1175,6 +1212,12 @@ class PickupService:
 
     async def _send(self, effects: Effects) -> None:
         """Deliver the effects of a committed transaction; failures are logged, never raised."""
+        if effects.points and self.telemetry is not None:
+            try:
+                self.telemetry.write(effects.points)
+            except Exception:
+                # Statistics must never hold up a pickup.
+                log.exception("telemetry points of the pickup workflow not written")
         for box_id in sorted(effects.full_sync):
             effects.commands.append((box_id, await self.full_grant_set(box_id)))
         for box_id, action in effects.commands:
