@@ -56,7 +56,10 @@ def edge_env(pki: PkiFolder, extra_key: Path) -> dict[str, str]:
     for line in (bundle / "edge.env").read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.partition("=")
-            env[name] = value.replace(INSTALL_DIR, str(bundle))
+            # Quoted: safe for sh (`. edge.env`) and for systemd's EnvironmentFile.
+            assert value.startswith('"'), line
+            assert value.endswith('"'), line
+            env[name] = value[1:-1].replace(INSTALL_DIR, str(bundle))
     env["DOCBOX_COMMAND_KEYS"] += f" {extra_key}"
     return env
 
@@ -206,3 +209,15 @@ def test_cli_refuses_tls_files_with_a_plain_url(pki: PkiFolder, tmp_path: Path) 
 def signer_kid(pki: PkiFolder) -> str:
     kid: str = json.loads((pki.bundle(BOX) / "bundle.json").read_text())["command_keys"][0]
     return kid
+
+
+def test_cli_reports_a_ca_file_that_is_no_certificate(pki: PkiFolder, tmp_path: Path) -> None:
+    env = edge_env(pki, pki.layout.signing_public(signer_kid(pki)))
+    not_a_ca = tmp_path / "ca.crt"
+    not_a_ca.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    env["DOCBOX_MQTT_CA_FILE"] = str(not_a_ca)
+    code, output = run_cli(
+        env, "--simulate", "--config", str(MIXED_CONFIG), "--data-dir", str(tmp_path / "d")
+    )
+    assert code == 2, output
+    assert f"docbox edge: cannot load CA certificate {not_a_ca}" in output

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -119,11 +120,15 @@ def test_init_and_box_write_the_layout_with_private_keys_readable_by_the_owner_o
     assert manifest["broker_url"] == "mqtts://broker.example.org:8883"
     assert manifest["certificate"]["serial"] == f"{cert.serial_number:x}"
     assert manifest["command_keys"] == [kid]
-    env = dict(
-        line.split("=", 1)
-        for line in (bundle / "edge.env").read_text().splitlines()
-        if not line.startswith("#")
-    )
+    # Read the file as sh does (`set -a; . edge.env`), which is how the compose stack uses it.
+    sourced = subprocess.run(
+        ["sh", "-c", 'set -a; . "$1"; env', "sh", str(bundle / "edge.env")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={},
+    ).stdout
+    env = dict(line.split("=", 1) for line in sourced.splitlines() if line.startswith("DOCBOX_"))
     assert env == {
         "DOCBOX_BROKER": "mqtts://broker.example.org:8883",
         "DOCBOX_COMMAND_KEYS": f"/etc/docbox/edge/keys/command-signing-{kid}.pub",
